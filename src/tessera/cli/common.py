@@ -1,0 +1,86 @@
+"""What every command shares: settings from the environment plus `--data-dir`, a started
+service, password input that never comes from argv, and error output."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from tessera.service import Tessera
+from tessera.settings import Settings
+
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: $TESSERA_DATA_DIR or ./.tessera)."),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    try:
+        return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TESSERA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise fail(f"bad settings: {problems}") from None
+
+
+@asynccontextmanager
+async def started(settings: Settings) -> AsyncIterator[Tessera]:
+    auth = Tessera(settings)
+    try:
+        await auth.start()
+        yield auth
+    finally:
+        await auth.close()
+
+
+def run_with(data_dir: Path | None, work: Callable[[Tessera], Awaitable[T]]) -> T:
+    """Start a service on the configured database, run `work`, close."""
+    settings = load_settings(data_dir)
+
+    async def go() -> T:
+        async with started(settings) as auth:
+            return await work(auth)
+
+    return asyncio.run(go())
+
+
+def read_password(confirm: bool = True) -> str:
+    """From a prompt when stdin is a terminal, else the first line of stdin."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Repeat password: ") != password:
+        raise fail("passwords do not match")
+    return password
+
+
+def when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)

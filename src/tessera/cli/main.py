@@ -1,0 +1,23 @@
+"""The `tessera` command: serve, users, keys, sessions."""
+
+from __future__ import annotations
+
+import typer
+
+from tessera.cli import keys, sessions, users
+from tessera.cli.serve import serve
+
+app = typer.Typer(
+    help="Tessera: short-lived JWT access tokens and rotating, revocable refresh tokens.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve)
+app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
+app.add_typer(sessions.app, name="sessions")
+
+
+def main() -> None:
+    app()

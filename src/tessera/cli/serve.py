@@ -1,0 +1,71 @@
+"""`tessera serve`: the standalone server on the embedded default (SQLite in the data dir)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Annotated
+
+import typer
+
+from tessera.cli.common import DataDir, fail, load_settings
+from tessera.http.server import bind_socket, build_server, url_of
+from tessera.service import Tessera
+from tessera.store import UserExists
+
+DEMO_USER = "demo"
+
+
+async def _demo_user(auth: Tessera) -> str:
+    """Create the demo user, or give it a fresh password: either way, print one that works."""
+    password = secrets.token_urlsafe(12)
+    try:
+        await auth.users.add(DEMO_USER, password)
+    except UserExists:
+        await auth.users.set_password(DEMO_USER, password)
+    return password
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8000,
+    data_dir: DataDir = None,
+    demo: Annotated[bool, typer.Option(help="Create a demo user and print its password.")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the auth server."""
+    settings = load_settings(data_dir)
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    url = url_of(sock)
+    auth = Tessera(settings)
+
+    async def main() -> None:
+        await auth.start()
+        typer.echo(f"Tessera listening on {url}")
+        typer.echo(f"  data dir: {settings.data_dir.resolve()}")
+        typer.echo(f"  JWKS:     {url}/.well-known/jwks.json   API docs: {url}/docs")
+        if demo:
+            password = await _demo_user(auth)
+            typer.echo(f"  demo login: username '{DEMO_USER}', password '{password}'")
+            typer.echo(
+                f"  try: curl -s {url}{settings.prefix}/login -H 'content-type: application/json'"
+                f' -d \'{{"username":"{DEMO_USER}","password":"{password}","transport":"body"}}\''
+            )
+        elif not await auth.users.list():
+            typer.echo(
+                "  no users yet: create one with `tessera users add NAME`"
+                + (f" --data-dir {settings.data_dir}" if data_dir else "")
+                + " (or restart with --demo)"
+            )
+        server = build_server(auth, log_level=log_level)
+        await server.serve(sockets=[sock])
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()

@@ -1,0 +1,73 @@
+"""The errors Tessera answers with: one code, one status, one description each.
+
+Every error a client can cause is a `TesseraError`; the HTTP layer turns it into the
+contract's JSON shape `{"error": CODE, "error_description": TEXT}`.
+"""
+
+from __future__ import annotations
+
+
+class TesseraError(Exception):
+    """A refusal with a machine-readable code and an HTTP status."""
+
+    code = "server_error"
+    status = 500
+
+    def __init__(self, description: str = "", *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description or self.code)
+        self.description = description or self.code.replace("_", " ")
+        self.headers = headers or {}
+
+
+class InvalidRequest(TesseraError):
+    code = "invalid_request"
+    status = 400
+
+
+class InvalidCredentials(TesseraError):
+    code = "invalid_credentials"
+    status = 401
+
+
+class InvalidGrant(TesseraError):
+    """The refresh token is unknown, expired, revoked or reused."""
+
+    code = "invalid_grant"
+    status = 401
+
+
+class RefreshTokenReused(InvalidGrant):
+    """An already-rotated refresh token came back after the grace window: the session is dead."""
+
+
+class CsrfFailed(TesseraError):
+    code = "csrf_failed"
+    status = 403
+
+
+class NotFound(TesseraError):
+    code = "not_found"
+    status = 404
+
+
+class RateLimited(TesseraError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "too many attempts; try again later", headers={"Retry-After": str(retry_after)}
+        )
+        self.retry_after = retry_after
+
+
+class Unavailable(TesseraError):
+    code = "unavailable"
+    status = 503
+
+    def __init__(self, description: str = "service unavailable", retry_after: int = 5) -> None:
+        super().__init__(description, headers={"Retry-After": str(retry_after)})
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work together; raised at start-up, never per request."""

@@ -1,0 +1,1 @@
+"""The HTTP face: routes, cookies, CSRF, error shape, rate limits, middleware."""

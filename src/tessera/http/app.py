@@ -1,0 +1,70 @@
+"""The standalone server's ASGI app: the auth router plus health, metrics and a demo API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import Depends, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from tessera.http.errors import install_error_handlers
+from tessera.http.metrics import CONTENT_TYPE
+from tessera.http.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from tessera.http.models import Me
+from tessera.http.transport import CSRF_HEADER
+from tessera.tokens import AccessClaims
+
+if TYPE_CHECKING:
+    from tessera.service import Tessera
+
+
+def create_app(auth: Tessera) -> FastAPI:
+    """The app `tessera serve` runs."""
+    app = FastAPI(title="Tessera", version="1", lifespan=auth.lifespan)
+    install_error_handlers(app)
+    app.include_router(auth.router)
+
+    @app.get("/api/me", response_model=Me, tags=["demo"])
+    async def me(claims: AccessClaims = Depends(auth.require())) -> Me:  # noqa: B008
+        """A protected resource: who the access token says you are."""
+        return Me(sub=claims.sub, role=claims.role, sid=claims.sid, exp=int(claims.exp))
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return RedirectResponse("/docs")
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> Response:
+        """Readiness: the database answers."""
+        try:
+            await auth.store.ping()
+        except Exception:  # noqa: BLE001 - any database failure means "not ready"
+            return JSONResponse(
+                {"error": "unavailable", "error_description": "database unreachable"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        """Prometheus exposition."""
+        return Response(auth.metrics.render(), media_type=CONTENT_TYPE)
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    if auth.settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=auth.settings.allowed_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type", CSRF_HEADER],
+        )
+    app.add_middleware(BodyLimitMiddleware, limit=auth.settings.max_body_bytes)
+    return app

@@ -1,0 +1,103 @@
+"""The contract's error shape, `{"error": CODE, "error_description": TEXT}`, for every error."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from tessera.errors import TesseraError
+
+log = logging.getLogger("tessera.http")
+
+STATUS_CODES = {
+    400: "invalid_request",
+    401: "invalid_token",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+    503: "unavailable",
+}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class AuthHTTPError(HTTPException):
+    """An HTTPException that knows its contract error code: what `require()` raises, so a host
+    application without Tessera's handlers still answers with the right status and headers."""
+
+    def __init__(
+        self, status_code: int, code: str, description: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code=status_code, detail=description, headers=headers)
+        self.code = code
+
+
+def error_response(
+    status: int, code: str, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "error_description": description},
+        status_code=status,
+        headers={**NO_STORE, **(headers or {})},
+    )
+
+
+def from_tessera_error(exc: TesseraError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.description, exc.headers)
+
+
+def from_http_exception(exc: HTTPException) -> JSONResponse:
+    code = getattr(exc, "code", None) or STATUS_CODES.get(exc.status_code, "error")
+    detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
+
+
+def from_validation_error(exc: RequestValidationError) -> JSONResponse:
+    return error_response(400, "invalid_request", describe_validation(exc.errors()))
+
+
+def describe_validation(errors: Any) -> str:
+    """A short, safe description: where and what, never the submitted value."""
+    try:
+        first = errors[0]
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = str(first.get("msg", "invalid"))
+    except (IndexError, TypeError, AttributeError, KeyError):
+        return "request is not valid"
+    return f"{where}: {message}" if where else message
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Give every error of `app` — 404, 405, validation, auth, crashes — the contract's shape."""
+
+    async def tessera_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, TesseraError)
+        return from_tessera_error(exc)
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return from_http_exception(exc)
+
+    async def validation_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return from_validation_error(exc)
+
+    async def crash(_request: Request, exc: Exception) -> Response:
+        log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+        return error_response(500, "server_error", "internal error")
+
+    app.add_exception_handler(TesseraError, tessera_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, crash)

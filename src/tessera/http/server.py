@@ -1,0 +1,41 @@
+"""Running the standalone app under uvicorn on a socket we bind ourselves (so port 0 works and
+the printed URL is the real one)."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+
+from tessera.http.app import create_app
+from tessera.service import Tessera
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def build_server(
+    auth: Tessera, *, log_level: str = "info", access_log: bool = True
+) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(auth),
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+        server_header=False,
+        proxy_headers=auth.settings.trust_forwarded,
+    )
+    return uvicorn.Server(config)

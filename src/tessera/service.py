@@ -1,0 +1,148 @@
+"""`Tessera`: the assembled auth service — settings, store, keys, sessions, users — and the
+two things an application needs from it: `router` to mount, `require()` to protect a route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tessera.clock import Clock, SystemClock
+from tessera.http.bearer import require
+from tessera.http.limits import LoginLimiter
+from tessera.http.metrics import Metrics
+from tessera.http.routes import build_router
+from tessera.keys import KeyRing
+from tessera.sealing import Sealer, load_master_secret
+from tessera.sessions import SessionPolicy, Sessions
+from tessera.settings import Settings
+from tessera.store import SessionRecord, SQLStore, Store
+from tessera.store.migrate import upgrade
+from tessera.tokens import AccessClaims, AccessTokenPolicy
+from tessera.users import Authenticator, PasswordHasher, UserDirectory
+
+
+class Tessera:
+    """One auth service. Build it once per process; `start()` (or the router's lifespan, or the
+    first request) migrates the database and loads the key ring."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        authenticator: Authenticator | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or SystemClock()
+        s = self.settings
+        master = load_master_secret(s.secret.get_secret_value() if s.secret else None, s.data_dir)
+        self._owns_store = store is None
+        self.store: Store = store or SQLStore.from_url(s.resolved_database_url())
+        self.keys = KeyRing(
+            self.store,
+            Sealer(master, "signing-keys"),
+            self.clock,
+            algorithm=s.algorithm,
+            retire_after=s.access_ttl + s.leeway,
+            reload_interval=s.key_reload_interval,
+        )
+        self.tokens = AccessTokenPolicy(
+            issuer=s.issuer,
+            audience=s.audience,
+            leeway=s.leeway,
+            max_lifetime=s.max_token_lifetime,
+            max_bytes=s.max_token_bytes,
+        )
+        self.sessions = Sessions(
+            self.store,
+            Sealer(master, "refresh-tokens"),
+            self.clock,
+            SessionPolicy(
+                idle_ttl=s.refresh_idle_ttl, max_age=s.session_max_age, reuse_grace=s.reuse_grace
+            ),
+        )
+        self.passwords = PasswordHasher(
+            time_cost=s.argon2_time_cost,
+            memory_kib=s.argon2_memory_kib,
+            parallelism=s.argon2_parallelism,
+        )
+        self.users = UserDirectory(self.store, self.passwords, self.clock)
+        self.authenticator: Authenticator = authenticator or self.users
+        self.login_limiter = LoginLimiter(
+            per_user=s.login_limit_per_user,
+            per_ip=s.login_limit_per_ip,
+            window=s.login_limit_window,
+        )
+        self.metrics = Metrics()
+        self._started = False
+        self._starting: asyncio.Lock | None = None
+        self._router: Any = None
+
+    # life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Migrate the database and load (or create) the signing keys. Idempotent."""
+        if self._started:
+            return
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._started:
+                return
+            if isinstance(self.store, SQLStore):
+                await upgrade(self.store.engine)
+            await self.keys.ensure()
+            self._started = True
+
+    async def ready(self) -> None:
+        """Called on every request: start on first use, pick up key rotations."""
+        if not self._started:
+            await self.start()
+        await self.keys.maybe_reload()
+
+    async def close(self) -> None:
+        if self._owns_store:
+            await self.store.close()
+        self._started = False
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.close()
+
+    # tokens ----------------------------------------------------------------------------------
+
+    def mint_access_token(self, session: SessionRecord) -> tuple[str, AccessClaims]:
+        return self.tokens.mint(
+            self.keys.signing_key(),
+            sub=session.subject,
+            role=session.role,
+            sid=session.id,
+            now=self.clock.now(),
+            ttl=self.settings.access_ttl,
+        )
+
+    async def verify_access_token(self, token: object) -> AccessClaims:
+        """Verify with the in-memory key ring; raises `InvalidToken`."""
+        await self.ready()
+        return self.tokens.verify(token, self.keys.lookup, self.clock.now())
+
+    # HTTP ------------------------------------------------------------------------------------
+
+    @property
+    def router(self) -> Any:
+        """The auth routes (`{prefix}/…` and the JWKS) as a FastAPI `APIRouter`."""
+        if self._router is None:
+            self._router = build_router(self)
+        return self._router
+
+    def require(self, role: str | None = None) -> Callable[..., Awaitable[AccessClaims]]:
+        """A FastAPI dependency: the verified access-token claims, or 401/403."""
+        return require(self, role)

@@ -1,0 +1,210 @@
+"""The refresh state machine: open, rotate, grace, reuse detection, expiry, revocation.
+
+A session is one refresh-token family. Each refresh presents the newest token and gets its
+successor; the store advances the generation with a compare-and-set, so two concurrent
+refreshes cannot both rotate. The loser re-reads and finds itself inside the grace window,
+where presenting the just-rotated token returns *the same* current token (kept sealed, never
+in plaintext). Outside the window an old token is theft: the whole session dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+
+from tessera.clock import Clock
+from tessera.errors import InvalidGrant, RefreshTokenReused, Unavailable
+from tessera.sealing import Sealer, SealError
+from tessera.sessions.refresh_token import (
+    new_refresh_token,
+    seal_context,
+    token_hash,
+    well_formed,
+)
+from tessera.store import AuditEvent, SessionRecord, Store
+
+log = logging.getLogger("tessera.sessions")
+ROTATE_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle_ttl: float
+    max_age: float
+    reuse_grace: float
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A session together with its current refresh token."""
+
+    session: SessionRecord
+    refresh_token: str
+    refresh_expires_at: float
+    rotated: bool = True  # False: a grace-window replay answered with the current token
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class Sessions:
+    def __init__(self, store: Store, sealer: Sealer, clock: Clock, policy: SessionPolicy) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._clock = clock
+        self.policy = policy
+
+    def refresh_expires_at(self, session: SessionRecord) -> float:
+        """When the current refresh token stops working if unused: idle or absolute end."""
+        return min(session.expires_at, session.last_used_at + self.policy.idle_ttl)
+
+    def _issued(self, session: SessionRecord, token: str, rotated: bool = True) -> Issued:
+        return Issued(session, token, self.refresh_expires_at(session), rotated)
+
+    async def open(self, subject: str, role: str, client: ClientInfo) -> Issued:
+        """Start a session after a successful login."""
+        now = self._clock.now()
+        session_id = secrets.token_urlsafe(16)
+        token = new_refresh_token()
+        session = SessionRecord(
+            id=session_id,
+            subject=subject,
+            role=role,
+            generation=0,
+            created_at=now,
+            expires_at=now + self.policy.max_age,
+            last_used_at=now,
+            rotated_at=None,
+            sealed_token=self._sealer.seal(token.encode(), seal_context(session_id, 0)),
+            ip=client.ip,
+            user_agent=client.user_agent,
+        )
+        await self._store.create_session(session, token_hash(token))
+        await self._store.add_audit(
+            AuditEvent(now, "login", subject, session_id, client.ip, client.user_agent)
+        )
+        return self._issued(session, token)
+
+    async def refresh(self, token: object, client: ClientInfo) -> Issued:
+        """Rotate `token`; or replay the current token inside the grace window; or detect reuse."""
+        if not well_formed(token):
+            raise InvalidGrant("refresh token is malformed")
+        assert isinstance(token, str)
+        presented = token_hash(token)
+        for _ in range(ROTATE_ATTEMPTS):
+            found = await self._store.find_by_refresh_hash(presented)
+            if found is None:
+                raise InvalidGrant("refresh token is not recognised")
+            generation, session = found
+            now = self._clock.now()
+            self._check_alive(session, now)
+            if generation == session.generation:
+                successor = new_refresh_token()
+                sealed = self._sealer.seal(
+                    successor.encode(), seal_context(session.id, generation + 1)
+                )
+                if await self._store.rotate(
+                    session.id, generation, token_hash(successor), sealed, now
+                ):
+                    rotated = replace(
+                        session,
+                        generation=generation + 1,
+                        last_used_at=now,
+                        rotated_at=now,
+                        sealed_token=sealed,
+                    )
+                    return self._issued(rotated, successor)
+                continue  # another caller rotated first: read again, we are now in its grace
+            if self._in_grace(generation, session, now):
+                return self._issued(session, self._current_token(session), rotated=False)
+            await self._store.revoke_session(
+                session.id,
+                now,
+                "reuse",
+                AuditEvent(
+                    now,
+                    "refresh_token_reuse",
+                    session.subject,
+                    session.id,
+                    client.ip,
+                    client.user_agent,
+                    detail=f"generation {generation} presented; current is {session.generation}",
+                ),
+            )
+            log.warning("refresh token reuse: session %s revoked", session.id)
+            raise RefreshTokenReused("refresh token was already used; the session is revoked")
+        raise Unavailable("too much contention on this session; retry", retry_after=1)
+
+    def _check_alive(self, session: SessionRecord, now: float) -> None:
+        if session.revoked_at is not None:
+            raise InvalidGrant("session has been revoked")
+        if now >= session.expires_at:
+            raise InvalidGrant("session has reached its maximum lifetime")
+        if now >= session.last_used_at + self.policy.idle_ttl:
+            raise InvalidGrant("session has been idle too long")
+
+    def _in_grace(self, generation: int, session: SessionRecord, now: float) -> bool:
+        return (
+            generation == session.generation - 1
+            and session.rotated_at is not None
+            and now - session.rotated_at <= self.policy.reuse_grace
+        )
+
+    def _current_token(self, session: SessionRecord) -> str:
+        try:
+            return self._sealer.open(
+                session.sealed_token, seal_context(session.id, session.generation)
+            ).decode()
+        except SealError:
+            # The secret changed under a live session: fail closed rather than fork the family.
+            log.error("cannot open the sealed refresh token of session %s", session.id)
+            raise InvalidGrant("refresh token is no longer valid") from None
+
+    async def logout(self, token: object, client: ClientInfo) -> SessionRecord | None:
+        """Revoke the session a refresh token belongs to (any generation). Idempotent."""
+        if not well_formed(token):
+            return None
+        assert isinstance(token, str)
+        found = await self._store.find_by_refresh_hash(token_hash(token))
+        if found is None:
+            return None
+        session = found[1]
+        await self.revoke(session.id, "logout", client, subject=session.subject)
+        return session
+
+    async def revoke(
+        self, session_id: str, reason: str, client: ClientInfo, subject: str | None = None
+    ) -> bool:
+        """Revoke one session; with `subject`, only if it belongs to that subject."""
+        session = await self._store.get_session(session_id)
+        if session is None or (subject is not None and session.subject != subject):
+            return False
+        now = self._clock.now()
+        audit = AuditEvent(now, reason, session.subject, session_id, client.ip, client.user_agent)
+        await self._store.revoke_session(session_id, now, reason, audit)
+        return True
+
+    async def revoke_all(self, subject: str, reason: str, client: ClientInfo) -> int:
+        now = self._clock.now()
+        audit = AuditEvent(now, reason, subject, None, client.ip, client.user_agent)
+        return await self._store.revoke_subject_sessions(subject, now, reason, audit)
+
+    async def active(self, subject: str | None) -> list[SessionRecord]:
+        """Sessions that can still refresh, newest first."""
+        now = self._clock.now()
+        sessions = await self._store.list_sessions(subject, now)
+        return [s for s in sessions if now < s.last_used_at + self.policy.idle_ttl]
+
+    async def is_active(self, session_id: str) -> bool:
+        session = await self._store.get_session(session_id)
+        if session is None:
+            return False
+        try:
+            self._check_alive(session, self._clock.now())
+        except InvalidGrant:
+            return False
+        return True

@@ -1,0 +1,112 @@
+"""All configuration: `TESSERA_*` environment variables, or a TOML file.
+
+Durations are in seconds. Any positive value is accepted, so demos and tests can use a few
+seconds; only the leeway has an upper bound (RFC 8725 asks for a small one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
+
+MAX_LEEWAY = 30.0
+
+
+class Settings(BaseSettings):
+    """Tessera's settings. Build one in code, or let it read `TESSERA_*` and `tessera.toml`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TESSERA_",
+        toml_file="tessera.toml",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = Path(".tessera")
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///… (default: tessera.db in the data dir) or postgresql://…",
+    )
+    redis_url: str | None = None
+    issuer: str = "tessera"
+    audience: str = "tessera"
+    algorithm: Algorithm = "RS256"
+    secret: SecretStr | None = Field(
+        default=None, description="key-encryption secret; default: a generated file in the data dir"
+    )
+    access_ttl: PositiveFloat = 600.0
+    refresh_idle_ttl: PositiveFloat = 14 * 86400.0
+    session_max_age: PositiveFloat = 30 * 86400.0
+    reuse_grace: float = Field(default=10.0, ge=0)
+    leeway: float = Field(default=10.0, ge=0, le=MAX_LEEWAY)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cookie_secure: bool = True
+    prefix: str = "/auth"
+    jwks_max_age: PositiveFloat = 300.0
+    max_token_lifetime: PositiveFloat = Field(
+        default=86400.0, description="reject access tokens whose exp - iat is longer than this"
+    )
+    max_token_bytes: int = Field(default=8192, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    login_limit_per_user: int = Field(default=10, gt=0)
+    login_limit_per_ip: int = Field(default=50, gt=0)
+    login_limit_window: PositiveFloat = 900.0
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    key_reload_interval: PositiveFloat = 10.0
+    trust_forwarded: bool = Field(
+        default=False, description="take the client IP from X-Forwarded-For (behind a proxy only)"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _normalise_prefix(cls, value: str) -> str:
+        value = "/" + value.strip("/")
+        if value == "/":
+            raise ValueError("the auth prefix cannot be the root path")
+        return value
+
+    @model_validator(mode="after")
+    def _check_lifetimes(self) -> Settings:
+        if self.access_ttl > self.max_token_lifetime:
+            raise ValueError("access_ttl must not exceed max_token_lifetime")
+        return self
+
+    def resolved_database_url(self) -> str:
+        """The database URL with the async driver named: what SQLAlchemy is given."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'tessera.db').resolve()}"
+        if url.startswith("sqlite:"):
+            return "sqlite+aiosqlite:" + url.removeprefix("sqlite:")
+        if url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return url

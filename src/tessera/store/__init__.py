@@ -1,0 +1,15 @@
+"""Persistence: one interface (`Store`), one SQL implementation, Alembic migrations."""
+
+from tessera.store.base import Store, UserExists
+from tessera.store.records import AuditEvent, KeyRecord, SessionRecord, UserRecord
+from tessera.store.sql import SQLStore
+
+__all__ = [
+    "AuditEvent",
+    "KeyRecord",
+    "SQLStore",
+    "SessionRecord",
+    "Store",
+    "UserExists",
+    "UserRecord",
+]

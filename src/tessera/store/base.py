@@ -1,0 +1,71 @@
+"""The persistence interface the domain talks to. SQL lives behind it, nowhere else.
+
+Every method is one short transaction. The two that decide security — `rotate` and
+`revoke_session` — are atomic compare-and-sets, so concurrent callers (tasks, processes,
+replicas) can never both win.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tessera.store.records import AuditEvent, KeyRecord, SessionRecord, UserRecord
+
+
+class UserExists(Exception):
+    """A username that is already taken."""
+
+
+class Store(Protocol):
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    async def close(self) -> None: ...
+
+    # users
+    async def add_user(self, user: UserRecord) -> None: ...
+    async def get_user_by_name(self, username: str) -> UserRecord | None: ...
+    async def list_users(self) -> list[UserRecord]: ...
+    async def remove_user(self, username: str, now: float) -> bool: ...
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    # sessions
+    async def create_session(self, session: SessionRecord, token_hash: bytes) -> None: ...
+    async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
+        """The generation the token was issued for, and its session."""
+
+    async def rotate(
+        self,
+        session_id: str,
+        expected_generation: int,
+        new_hash: bytes,
+        sealed_token: bytes,
+        now: float,
+    ) -> bool:
+        """Advance the session one generation, only if it is still at `expected_generation`
+        and not revoked. False means another caller got there first."""
+
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    async def list_sessions(self, subject: str | None, now: float) -> list[SessionRecord]:
+        """Sessions not revoked and not past their absolute end, newest first."""
+
+    async def revoke_session(
+        self, session_id: str, now: float, reason: str, audit: AuditEvent | None = None
+    ) -> bool:
+        """Revoke if not yet revoked, writing `audit` in the same transaction."""
+
+    async def revoke_subject_sessions(
+        self, subject: str, now: float, reason: str, audit: AuditEvent | None = None
+    ) -> int: ...
+
+    async def add_audit(self, event: AuditEvent) -> None: ...
+    async def list_audit(self, session_id: str | None = None) -> list[AuditEvent]: ...
+
+    # signing keys
+    async def list_keys(self) -> list[KeyRecord]: ...
+    async def add_key(self, key: KeyRecord, previous_retire_at: float | None) -> None:
+        """Store `key`; if it is active, the old active key becomes "previous" until
+        `previous_retire_at`."""
+
+    async def add_first_key(self, key: KeyRecord) -> bool:
+        """Store `key` as the active key only if there is none yet."""

@@ -1,0 +1,347 @@
+"""The `Store` on SQLAlchemy Core with async drivers: SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+Dialect differences stay in `connect()`; the statements are portable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tessera.store.base import UserExists
+from tessera.store.records import AuditEvent, KeyRecord, SessionRecord, UserRecord
+from tessera.store.schema import audit_events, refresh_tokens, sessions, signing_keys, users
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(url: str) -> AsyncEngine:
+    """An engine for `url` (already in `dialect+driver://` form), tuned per dialect."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _session(row: Any) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        subject=row.subject,
+        role=row.role,
+        generation=row.generation,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        rotated_at=row.rotated_at,
+        sealed_token=bytes(row.sealed_token),
+        revoked_at=row.revoked_at,
+        revoke_reason=row.revoke_reason,
+        ip=row.ip,
+        user_agent=row.user_agent,
+    )
+
+
+def _user(row: Any) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        username=row.username,
+        password_hash=row.password_hash,
+        role=row.role,
+        created_at=row.created_at,
+    )
+
+
+def _key(row: Any) -> KeyRecord:
+    return KeyRecord(
+        kid=row.kid,
+        alg=row.alg,
+        state=row.state,
+        sealed_private=bytes(row.sealed_private),
+        public_jwk=row.public_jwk,
+        created_at=row.created_at,
+        activated_at=row.activated_at,
+        retire_at=row.retire_at,
+    )
+
+
+def _audit_values(event_: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": event_.at,
+        "kind": event_.kind,
+        "subject": event_.subject,
+        "session_id": event_.session_id,
+        "ip": event_.ip,
+        "user_agent": event_.user_agent,
+        "detail": event_.detail,
+    }
+
+
+class SQLStore:
+    """`Store` over one SQLAlchemy async engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLStore:
+        return cls(connect(url))
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # users -----------------------------------------------------------------------------------
+
+    async def add_user(self, user: UserRecord) -> None:
+        try:
+            async with self._tx() as conn:
+                await conn.execute(
+                    users.insert().values(
+                        id=user.id,
+                        username=user.username,
+                        password_hash=user.password_hash,
+                        role=user.role,
+                        created_at=user.created_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise UserExists(user.username) from exc
+
+    async def get_user_by_name(self, username: str) -> UserRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(users.select().where(users.c.username == username))).first()
+        return _user(row) if row else None
+
+    async def list_users(self) -> list[UserRecord]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(users.select().order_by(users.c.username))).all()
+        return [_user(row) for row in rows]
+
+    async def remove_user(self, username: str, now: float) -> bool:
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(sa.select(users.c.id).where(users.c.username == username))
+            ).first()
+            if row is None:
+                return False
+            await conn.execute(
+                sessions.update()
+                .where(sessions.c.subject == row.id, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now, revoke_reason="user_removed")
+            )
+            await conn.execute(users.delete().where(users.c.id == row.id))
+            return True
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+    # sessions --------------------------------------------------------------------------------
+
+    async def create_session(self, session: SessionRecord, token_hash: bytes) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                sessions.insert().values(
+                    id=session.id,
+                    subject=session.subject,
+                    role=session.role,
+                    generation=session.generation,
+                    created_at=session.created_at,
+                    expires_at=session.expires_at,
+                    last_used_at=session.last_used_at,
+                    rotated_at=session.rotated_at,
+                    sealed_token=session.sealed_token,
+                    ip=session.ip,
+                    user_agent=session.user_agent,
+                )
+            )
+            await conn.execute(
+                refresh_tokens.insert().values(
+                    token_hash=token_hash,
+                    session_id=session.id,
+                    generation=session.generation,
+                    issued_at=session.created_at,
+                )
+            )
+
+    async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
+        query = (
+            sa.select(refresh_tokens.c.generation.label("token_generation"), sessions)
+            .select_from(refresh_tokens.join(sessions))
+            .where(refresh_tokens.c.token_hash == token_hash)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row.token_generation, _session(row)) if row else None
+
+    async def rotate(
+        self,
+        session_id: str,
+        expected_generation: int,
+        new_hash: bytes,
+        sealed_token: bytes,
+        now: float,
+    ) -> bool:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                sessions.update()
+                .where(
+                    sessions.c.id == session_id,
+                    sessions.c.generation == expected_generation,
+                    sessions.c.revoked_at.is_(None),
+                )
+                .values(
+                    generation=expected_generation + 1,
+                    sealed_token=sealed_token,
+                    rotated_at=now,
+                    last_used_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            await conn.execute(
+                refresh_tokens.insert().values(
+                    token_hash=new_hash,
+                    session_id=session_id,
+                    generation=expected_generation + 1,
+                    issued_at=now,
+                )
+            )
+            return True
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sessions.select().where(sessions.c.id == session_id))).first()
+        return _session(row) if row else None
+
+    async def list_sessions(self, subject: str | None, now: float) -> list[SessionRecord]:
+        query = sessions.select().where(
+            sessions.c.revoked_at.is_(None), sessions.c.expires_at > now
+        )
+        if subject is not None:
+            query = query.where(sessions.c.subject == subject)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(sessions.c.created_at.desc()))).all()
+        return [_session(row) for row in rows]
+
+    async def revoke_session(
+        self, session_id: str, now: float, reason: str, audit: AuditEvent | None = None
+    ) -> bool:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now, revoke_reason=reason)
+            )
+            if audit is not None:
+                await conn.execute(audit_events.insert().values(**_audit_values(audit)))
+            return result.rowcount == 1
+
+    async def revoke_subject_sessions(
+        self, subject: str, now: float, reason: str, audit: AuditEvent | None = None
+    ) -> int:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                sessions.update()
+                .where(sessions.c.subject == subject, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now, revoke_reason=reason)
+            )
+            if audit is not None:
+                await conn.execute(audit_events.insert().values(**_audit_values(audit)))
+            return int(result.rowcount)
+
+    async def add_audit(self, event_: AuditEvent) -> None:
+        async with self._tx() as conn:
+            await conn.execute(audit_events.insert().values(**_audit_values(event_)))
+
+    async def list_audit(self, session_id: str | None = None) -> list[AuditEvent]:
+        query = audit_events.select().order_by(audit_events.c.id)
+        if session_id is not None:
+            query = query.where(audit_events.c.session_id == session_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            AuditEvent(
+                at=r.at,
+                kind=r.kind,
+                subject=r.subject,
+                session_id=r.session_id,
+                ip=r.ip,
+                user_agent=r.user_agent,
+                detail=r.detail,
+            )
+            for r in rows
+        ]
+
+    # signing keys ----------------------------------------------------------------------------
+
+    async def list_keys(self) -> list[KeyRecord]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(signing_keys.select().order_by(signing_keys.c.created_at))
+            ).all()
+        return [_key(row) for row in rows]
+
+    async def add_key(self, key: KeyRecord, previous_retire_at: float | None) -> None:
+        async with self._tx() as conn:
+            if key.state == "active":
+                await conn.execute(
+                    signing_keys.update()
+                    .where(signing_keys.c.state == "active")
+                    .values(state="previous", retire_at=previous_retire_at)
+                )
+            await conn.execute(signing_keys.insert().values(**_key_values(key)))
+
+    async def add_first_key(self, key: KeyRecord) -> bool:
+        try:
+            async with self._tx() as conn:
+                active = (
+                    await conn.execute(
+                        sa.select(signing_keys.c.kid).where(signing_keys.c.state == "active")
+                    )
+                ).first()
+                if active is not None:
+                    return False
+                await conn.execute(signing_keys.insert().values(**_key_values(key)))
+                return True
+        except IntegrityError:
+            return False
+
+
+def _key_values(key: KeyRecord) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": key.state,
+        "sealed_private": key.sealed_private,
+        "public_jwk": key.public_jwk,
+        "created_at": key.created_at,
+        "activated_at": key.activated_at,
+        "retire_at": key.retire_at,
+    }

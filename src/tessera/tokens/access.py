@@ -1,0 +1,221 @@
+"""Access-token policy: the claims Tessera puts in a token and every check it makes on one.
+
+One implementation for the auth server and for every `Verifier`: RFC 8725 strictly. The order
+of checks matters: size first (before any base64 or JSON work), then the header, then the key
+bound to its `kid`, then the signature, and only then the claims.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tessera.tokens.jwk import KID_PATTERN, SigningKey
+from tessera.tokens.strict_json import (
+    StrictJSONError,
+    b64url_decode,
+    b64url_encode,
+    dumps_compact,
+    loads_object,
+)
+
+TOKEN_TYPE = "at+jwt"
+# Header parameters Tessera understands. Anything else (jwk, jku, x5u, x5c, crit, b64, zip,
+# enc, …) is refused rather than ignored: a header never supplies a key or changes processing.
+ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})
+REQUIRED_STRINGS = ("iss", "sub", "role", "sid", "jti")
+REQUIRED_TIMES = ("iat", "nbf", "exp")
+
+
+class InvalidToken(Exception):
+    """A token that must not be accepted. `reason` is a short code; all map to RFC 6750
+    `invalid_token`."""
+
+    def __init__(self, reason: str, description: str | None = None) -> None:
+        super().__init__(description or reason.replace("_", " "))
+        self.reason = reason
+        self.description = description or reason.replace("_", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """The verified claims of an access token."""
+
+    sub: str
+    role: str
+    sid: str
+    jti: str
+    iss: str
+    aud: str | list[str]
+    iat: float
+    nbf: float
+    exp: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        claims: dict[str, Any] = dict(self.extra)
+        claims.update(
+            iss=self.iss,
+            aud=self.aud,
+            sub=self.sub,
+            role=self.role,
+            sid=self.sid,
+            jti=self.jti,
+            iat=self.iat,
+            nbf=self.nbf,
+            exp=self.exp,
+        )
+        return claims
+
+
+KeyLookup = Callable[[str], SigningKey | None]
+
+
+@dataclass(frozen=True)
+class AccessTokenPolicy:
+    """What an access token must look like for this issuer and audience."""
+
+    issuer: str
+    audience: str
+    leeway: float = 10.0
+    max_lifetime: float = 86400.0
+    max_bytes: int = 8192
+
+    def mint(
+        self,
+        key: SigningKey,
+        *,
+        sub: str,
+        role: str,
+        sid: str,
+        now: float,
+        ttl: float,
+    ) -> tuple[str, AccessClaims]:
+        """Sign a new access token valid from `now` for `ttl` seconds."""
+        issued = int(now)
+        claims = AccessClaims(
+            sub=sub,
+            role=role,
+            sid=sid,
+            jti=secrets.token_urlsafe(16),
+            iss=self.issuer,
+            aud=self.audience,
+            iat=issued,
+            nbf=issued,
+            exp=issued + max(1, math.ceil(ttl)),
+        )
+        header = {"alg": key.alg, "kid": key.kid, "typ": TOKEN_TYPE}
+        signing_input = (
+            b64url_encode(dumps_compact(header))
+            + "."
+            + b64url_encode(dumps_compact(claims.as_dict()))
+        )
+        signature = key.sign(signing_input.encode("ascii"))
+        return signing_input + "." + b64url_encode(signature), claims
+
+    def verify(self, token: object, keys: KeyLookup, now: float) -> AccessClaims:
+        """Check everything; return the claims or raise `InvalidToken` (and nothing else)."""
+        if not isinstance(token, str):
+            raise InvalidToken("malformed", "token is not a string")
+        if len(token) > self.max_bytes:
+            raise InvalidToken("too_large", "token is too large")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidToken("malformed", "token is not a JWS in compact form")
+        header_segment, payload_segment, signature_segment = parts
+        try:
+            header = loads_object(b64url_decode(header_segment))
+            signature = b64url_decode(signature_segment)
+        except StrictJSONError as exc:
+            raise InvalidToken("malformed", f"bad header or signature: {exc}") from None
+        key = self._key_for(header, keys)
+        signing_input = (header_segment + "." + payload_segment).encode("ascii")
+        try:
+            valid = key.verify(signing_input, signature)
+        except Exception:  # noqa: BLE001 - a library failure on hostile input is a bad signature
+            valid = False
+        if not valid:
+            raise InvalidToken("bad_signature", "signature does not verify")
+        try:
+            payload = loads_object(b64url_decode(payload_segment))
+        except StrictJSONError as exc:
+            raise InvalidToken("malformed", f"bad payload: {exc}") from None
+        return self._claims(payload, now)
+
+    def _key_for(self, header: dict[str, Any], keys: KeyLookup) -> SigningKey:
+        unknown = header.keys() - ALLOWED_HEADER
+        if unknown:
+            raise InvalidToken(
+                "unsupported_header",
+                "header parameters not accepted: " + ", ".join(sorted(unknown)),
+            )
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in (TOKEN_TYPE, "application/" + TOKEN_TYPE):
+            raise InvalidToken("wrong_type", "token is not an access token (typ at+jwt)")
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or not isinstance(kid, str):
+            raise InvalidToken("malformed", "header needs alg and kid")
+        if not KID_PATTERN.fullmatch(kid):
+            raise InvalidToken("unknown_key", "kid is not a key of this issuer")
+        key = keys(kid)
+        if key is None:
+            raise InvalidToken("unknown_key", "kid is not a key of this issuer")
+        if alg != key.alg:
+            raise InvalidToken("wrong_algorithm", "alg is not the algorithm bound to this key")
+        return key
+
+    def _claims(self, payload: dict[str, Any], now: float) -> AccessClaims:
+        for name in REQUIRED_STRINGS:
+            value = payload.get(name)
+            if not isinstance(value, str) or not value:
+                raise InvalidToken("invalid_claim", f"claim {name!r} missing or not a string")
+        times: dict[str, float] = {}
+        for name in REQUIRED_TIMES:
+            value = payload.get(name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise InvalidToken("invalid_claim", f"claim {name!r} missing or not a NumericDate")
+            times[name] = value
+        if payload["iss"] != self.issuer:
+            raise InvalidToken("wrong_issuer", "token is from another issuer")
+        aud = payload.get("aud")
+        if isinstance(aud, str):
+            audience_ok = aud == self.audience
+        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+            audience_ok = self.audience in aud
+        else:
+            raise InvalidToken("invalid_claim", "claim 'aud' missing or malformed")
+        if not audience_ok:
+            raise InvalidToken("wrong_audience", "token is for another audience")
+        exp, nbf, iat = times["exp"], times["nbf"], times["iat"]
+        if exp <= iat or exp - iat > self.max_lifetime:
+            raise InvalidToken("invalid_lifetime", "token lifetime is out of bounds")
+        if now >= exp + self.leeway:
+            raise InvalidToken("expired", "token has expired")
+        if now + self.leeway < nbf:
+            raise InvalidToken("not_yet_valid", "token is not valid yet")
+        if now + self.leeway < iat:
+            raise InvalidToken("not_yet_valid", "token was issued in the future")
+        extra = {
+            k: v
+            for k, v in payload.items()
+            if k not in REQUIRED_STRINGS + REQUIRED_TIMES + ("aud",)
+        }
+        return AccessClaims(
+            sub=payload["sub"],
+            role=payload["role"],
+            sid=payload["sid"],
+            jti=payload["jti"],
+            iss=payload["iss"],
+            aud=aud,
+            iat=iat,
+            nbf=nbf,
+            exp=exp,
+            extra=extra,
+        )

@@ -1,0 +1,91 @@
+"""Strict JSON and base64url for token segments: the inputs attackers control.
+
+Standard `json` accepts duplicate member names (last wins), `NaN` and `Infinity`, and recurses
+until the interpreter gives up; base64 decoders accept padding and non-zero trailing bits. Each
+of those lets one token mean two things, so token parsing goes through here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+# The last character of an unpadded base64url string must leave the unused low bits at zero.
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+MAX_NESTING = 32
+
+
+class StrictJSONError(ValueError):
+    """Input that is not one unambiguous, finite, reasonably shallow JSON object."""
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode canonical unpadded base64url; anything else raises `StrictJSONError`."""
+    if not _SEGMENT.fullmatch(segment):
+        raise StrictJSONError("segment is not base64url")
+    rest = len(segment) % 4
+    if rest == 1:
+        raise StrictJSONError("segment has an impossible length")
+    if rest and segment[-1] not in _CANONICAL_LAST[rest]:
+        raise StrictJSONError("segment is not canonical base64url")
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise StrictJSONError("segment is not base64url") from exc
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise StrictJSONError(f"duplicate member {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise StrictJSONError(f"non-standard number {name}")
+
+
+def _depth_ok(text: str) -> bool:
+    """Cheap upper bound on nesting, checked before the recursive parser sees the text."""
+    depth = 0
+    deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest <= MAX_NESTING
+
+
+def loads_object(data: bytes) -> dict[str, Any]:
+    """Parse UTF-8 JSON that must be an object, strictly."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StrictJSONError("not UTF-8") from exc
+    if text.count("[") + text.count("{") > MAX_NESTING and not _depth_ok(text):
+        raise StrictJSONError("JSON nested too deeply")
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constants)
+    except StrictJSONError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise StrictJSONError("not JSON") from exc
+    if not isinstance(value, dict):
+        raise StrictJSONError("not a JSON object")
+    return value
+
+
+def dumps_compact(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
