@@ -14,10 +14,6 @@ SECURITY_HEADERS = [
 ]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _too_large_body(limit: int) -> bytes:
     return json.dumps(
         {"error": "request_too_large", "error_description": f"request body exceeds {limit} bytes"}
@@ -45,28 +41,35 @@ class BodyLimitMiddleware:
                     await self._reject(send)
                     return
         received = 0
-        response_started = False
+        answered = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, answered
+            if answered:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge
+                    # Answer now; the app sees a disconnect and whatever it sends is dropped.
+                    answered = True
+                    if not started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if not answered:
+                started = True
+                await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
-                await self._reject(send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not answered:
+                raise
 
     async def _reject(self, send: Send) -> None:
         body = _too_large_body(self.limit)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -24,6 +25,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 def connect(url: str) -> AsyncEngine:
     """An engine for `url` (already in `dialect+driver://` form), tuned per dialect."""
     if url.startswith("sqlite"):
+        _make_parent_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -37,6 +39,13 @@ def connect(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _make_parent_dir(url: str) -> None:
+    """SQLite creates the file but not its directory; a new data dir is private (0700)."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _session(row: Any) -> SessionRecord:

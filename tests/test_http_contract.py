@@ -1,0 +1,195 @@
+"""The rest of the HTTP contract: login errors, limits, bearer checks, operations routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tessera import ManualClock, Tessera, create_app
+from tessera.store import SQLStore
+from tests.conftest import PASSWORD, make_settings
+from tests.helpers import assert_error, bearer, login
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(client: httpx.AsyncClient) -> None:
+    wrong = await client.post("/auth/login", json={"username": "alice", "password": "nope"})
+    unknown = await client.post("/auth/login", json={"username": "mallory", "password": "nope"})
+    assert_error(wrong, 401, "invalid_credentials")
+    assert wrong.json() == unknown.json()
+    assert wrong.status_code == unknown.status_code
+    assert dict(wrong.headers) == dict(unknown.headers) | {
+        "content-length": wrong.headers["content-length"]
+    }
+
+
+async def test_login_validation_errors(client: httpx.AsyncClient) -> None:
+    missing = await client.post("/auth/login", json={"username": "alice"})
+    assert_error(missing, 400, "invalid_request")
+    bad_transport = await client.post(
+        "/auth/login", json={"username": "alice", "password": PASSWORD, "transport": "carrier"}
+    )
+    assert_error(bad_transport, 400, "invalid_request")
+    not_json = await client.post(
+        "/auth/login", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert_error(not_json, 400, "invalid_request")
+    assert PASSWORD not in missing.text + bad_transport.text
+
+
+async def test_login_rate_limit_per_username(tmp_path: Path) -> None:
+    service = Tessera(make_settings(tmp_path / "d", login_limit_per_user=3), clock=ManualClock())
+    await service.start()
+    await service.users.add("alice", PASSWORD)
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        for _ in range(3):
+            response = await client.post("/auth/login", json={"username": "alice", "password": "x"})
+            assert_error(response, 401, "invalid_credentials")
+        limited = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+        assert_error(limited, 429, "rate_limited")
+        assert 0 < int(limited.headers["retry-after"]) <= 900
+        # Unknown usernames are limited the same way: no enumeration through the limiter.
+        for _ in range(3):
+            await client.post("/auth/login", json={"username": "ghost", "password": "x"})
+        ghost = await client.post("/auth/login", json={"username": "ghost", "password": "x"})
+        assert_error(ghost, 429, "rate_limited")
+        # Other accounts are unaffected.
+        await service.users.add("bob", PASSWORD)
+        ok = await client.post("/auth/login", json={"username": "bob", "password": PASSWORD})
+        assert ok.status_code == 200
+    await service.close()
+
+
+async def test_login_rate_limit_per_ip(tmp_path: Path) -> None:
+    service = Tessera(make_settings(tmp_path / "d", login_limit_per_ip=4), clock=ManualClock())
+    await service.start()
+    transport = httpx.ASGITransport(app=create_app(service), client=("198.51.100.9", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        for n in range(4):
+            response = await client.post("/auth/login", json={"username": f"u{n}", "password": "x"})
+            assert_error(response, 401, "invalid_credentials")
+        limited = await client.post("/auth/login", json={"username": "u9", "password": "x"})
+        assert_error(limited, 429, "rate_limited")
+    await service.close()
+
+
+async def test_successful_login_clears_the_username_counter(tmp_path: Path) -> None:
+    service = Tessera(make_settings(tmp_path / "d", login_limit_per_user=3), clock=ManualClock())
+    await service.start()
+    await service.users.add("alice", PASSWORD)
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        for _ in range(2):
+            await client.post("/auth/login", json={"username": "alice", "password": "x"})
+        assert (await login(client))["access_token"]
+        for _ in range(2):
+            await client.post("/auth/login", json={"username": "alice", "password": "x"})
+        assert (await login(client))["access_token"]
+    await service.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "has_error"),
+    [
+        (None, False),
+        ("Basic YWxpY2U6c2VjcmV0", True),
+        ("Bearer", True),
+        ("Bearer ", True),
+        ("Bearer not-a-token", True),
+        ("Bearer a.b.c", True),
+    ],
+)
+async def test_protected_route_refuses_bad_credentials(
+    client: httpx.AsyncClient, header: str | None, has_error: bool
+) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    response = await client.get("/api/me", headers=headers)
+    assert_error(response, 401, "invalid_token")
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert ('error="invalid_token"' in challenge) is has_error
+
+
+async def test_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient) -> None:
+    tokens = await login(client)
+    response = await client.get(
+        "/api/me", headers={"Authorization": f"bearer {tokens['access_token']}"}
+    )
+    assert response.status_code == 200
+
+
+async def test_me_reports_the_token(client: httpx.AsyncClient) -> None:
+    tokens = await login(client, "root")
+    me = (await client.get("/api/me", headers=bearer(tokens["access_token"]))).json()
+    assert set(me) == {"sub", "role", "sid", "exp"}
+    assert me["role"] == "admin"
+    assert me["sid"] == tokens["session_id"]
+    assert me["exp"] == tokens["expires_at"]
+
+
+async def test_unknown_route_and_wrong_method(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/no/such/route"), 404, "not_found")
+    assert_error(await client.get("/auth/login"), 405, "method_not_allowed")
+    assert_error(await client.put("/auth/refresh"), 405, "method_not_allowed")
+
+
+async def test_body_limit(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/auth/login",
+        content=b'{"username":"' + b"a" * 70_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert_error(response, 413, "request_too_large")
+
+
+async def test_body_limit_without_content_length(client: httpx.AsyncClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 8192
+
+    response = await client.post(
+        "/auth/login", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_error(response, 413, "request_too_large")
+
+
+async def test_health_and_readiness(
+    client: httpx.AsyncClient, auth: Tessera, tmp_path: Path
+) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    await auth.store.close()
+    # A database "file" that is a directory: SQLite cannot open it.
+    auth.store = SQLStore.from_url(f"sqlite+aiosqlite:///{tmp_path}")
+    response = await client.get("/readyz")
+    assert_error(response, 503, "unavailable")
+    assert response.headers["retry-after"]
+
+
+async def test_metrics_count_logins_and_refreshes(client: httpx.AsyncClient) -> None:
+    tokens = await login(client)
+    await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    await client.post("/auth/login", json={"username": "alice", "password": "wrong"})
+    text = (await client.get("/metrics")).text
+    assert 'tessera_logins_total{outcome="ok"} 1.0' in text
+    assert 'tessera_logins_total{outcome="failed"} 1.0' in text
+    assert 'tessera_refreshes_total{outcome="rotated"} 1.0' in text
+
+
+async def test_security_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_root_points_at_the_docs(app: FastAPI, client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"
+    assert (await client.get("/openapi.json")).status_code == 200
