@@ -158,14 +158,16 @@ async def test_body_limit_without_content_length(client: httpx.AsyncClient) -> N
     assert_error(response, 413, "request_too_large")
 
 
-async def test_health_and_readiness(
-    client: httpx.AsyncClient, auth: Tessera, tmp_path: Path
-) -> None:
+class UnreachableStore(SQLStore):
+    async def ping(self) -> None:
+        raise ConnectionRefusedError("database is down")
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient, auth: Tessera) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ready"}
-    await auth.store.close()
-    # A database "file" that is a directory: SQLite cannot open it.
-    auth.store = SQLStore.from_url(f"sqlite+aiosqlite:///{tmp_path}")
+    assert isinstance(auth.store, SQLStore)
+    auth.store = UnreachableStore(auth.store.engine)
     response = await client.get("/readyz")
     assert_error(response, 503, "unavailable")
     assert response.headers["retry-after"]
