@@ -38,7 +38,6 @@ class Settings(BaseSettings):
         default=None,
         description="sqlite:///… (default: tessera.db in the data dir) or postgresql://…",
     )
-    redis_url: str | None = None
     issuer: str = "tessera"
     audience: str = "tessera"
     algorithm: Algorithm = "RS256"

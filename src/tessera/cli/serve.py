@@ -55,10 +55,10 @@ def serve(
                 f' -d \'{{"username":"{DEMO_USER}","password":"{password}","transport":"body"}}\''
             )
         elif not await auth.users.list():
+            where = f" --data-dir {settings.data_dir}" if data_dir else ""
             typer.echo(
-                "  no users yet: create one with `tessera users add NAME`"
-                + (f" --data-dir {settings.data_dir}" if data_dir else "")
-                + " (or restart with --demo)"
+                f"  no users yet: create one with `tessera users add NAME{where}`"
+                " (or restart with --demo)"
             )
         server = build_server(auth, log_level=log_level)
         await server.serve(sockets=[sock])

@@ -68,7 +68,7 @@ class Sessions:
     async def open(self, subject: str, role: str, client: ClientInfo) -> Issued:
         """Start a session after a successful login."""
         now = self._clock.now()
-        session_id = secrets.token_urlsafe(16)
+        session_id = secrets.token_hex(16)  # hex: never mistaken for a CLI option
         token = new_refresh_token()
         session = SessionRecord(
             id=session_id,
@@ -83,10 +83,8 @@ class Sessions:
             ip=client.ip,
             user_agent=client.user_agent,
         )
-        await self._store.create_session(session, token_hash(token))
-        await self._store.add_audit(
-            AuditEvent(now, "login", subject, session_id, client.ip, client.user_agent)
-        )
+        audit = AuditEvent(now, "login", subject, session_id, client.ip, client.user_agent)
+        await self._store.create_session(session, token_hash(token), audit)
         return self._issued(session, token)
 
     async def refresh(self, token: object, client: ClientInfo) -> Issued:

@@ -30,7 +30,10 @@ class Store(Protocol):
     async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 
     # sessions
-    async def create_session(self, session: SessionRecord, token_hash: bytes) -> None: ...
+    async def create_session(
+        self, session: SessionRecord, token_hash: bytes, audit: AuditEvent | None = None
+    ) -> None:
+        """Store a new session, its first refresh token's hash and `audit`, atomically."""
     async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
         """The generation the token was issued for, and its session."""
 

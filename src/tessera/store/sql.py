@@ -173,7 +173,9 @@ class SQLStore:
 
     # sessions --------------------------------------------------------------------------------
 
-    async def create_session(self, session: SessionRecord, token_hash: bytes) -> None:
+    async def create_session(
+        self, session: SessionRecord, token_hash: bytes, audit: AuditEvent | None = None
+    ) -> None:
         async with self._tx() as conn:
             await conn.execute(
                 sessions.insert().values(
@@ -198,6 +200,8 @@ class SQLStore:
                     issued_at=session.created_at,
                 )
             )
+            if audit is not None:
+                await conn.execute(audit_events.insert().values(**_audit_values(audit)))
 
     async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
         query = (

@@ -1,0 +1,141 @@
+"""`make bench`: quick measurements of the auth server, each as a ratio to a same-run baseline.
+
+1. refresh throughput over real HTTP against `tessera serve` (SQLite), with GET /healthz on the
+   same server and the same load generator as the baseline;
+2. the cost of verifying one access token with Tessera's policy, against joserfc's own
+   decode-and-validate of the same token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import timeit
+from pathlib import Path
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from bench.load import LoadResult, Step, closed_loop
+from bench.server import Server, tessera_serve
+from tessera.tokens import AccessTokenPolicy, generate_key
+
+RESULTS = Path(__file__).with_name("results")
+USERS = 32
+SECONDS = 8.0
+MAX_REQUESTS = 20_000
+
+
+async def measure_http(server: Server) -> tuple[LoadResult, LoadResult]:
+    async def health_step(_: int) -> Step:
+        async def step(client: httpx.AsyncClient) -> bool:
+            return (await client.get("/healthz")).status_code == 200
+
+        return step
+
+    async def refresh_step(_: int) -> Step:
+        async with httpx.AsyncClient(base_url=server.url) as login_client:
+            response = await login_client.post(
+                "/auth/login",
+                json={
+                    "username": server.username,
+                    "password": server.password,
+                    "transport": "body",
+                },
+            )
+        token = response.json()["refresh_token"]
+
+        async def step(client: httpx.AsyncClient) -> bool:
+            nonlocal token
+            answer = await client.post("/auth/refresh", json={"refresh_token": token})
+            if answer.status_code != 200:
+                return False
+            token = answer.json()["refresh_token"]
+            return True
+
+        return step
+
+    baseline = await closed_loop(
+        "GET /healthz", server.url, health_step, USERS, SECONDS, MAX_REQUESTS
+    )
+    refresh = await closed_loop(
+        "POST /auth/refresh", server.url, refresh_step, USERS, SECONDS, MAX_REQUESTS
+    )
+    return baseline, refresh
+
+
+def measure_verify() -> dict[str, float]:
+    key = generate_key("RS256")
+    policy = AccessTokenPolicy(issuer="https://bench", audience="api")
+    now = time.time()
+    token, _ = policy.mint(key, sub="u", role="user", sid="s", now=now, ttl=600)
+    keys = {key.kid: key}.get
+    key_set = KeySet([key.key])
+    registry = jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": "https://bench"},
+        aud={"essential": True, "value": "api"},
+        exp={"essential": True},
+    )
+
+    def ours() -> None:
+        policy.verify(token, keys, now)
+
+    def joserfc_alone() -> None:
+        decoded = jwt.decode(token, key_set, algorithms=["RS256"])
+        registry.validate(decoded.claims)
+
+    def best(fn: Any) -> float:
+        runs = timeit.repeat(fn, number=500, repeat=7)
+        return min(runs) / 500 * 1e6
+
+    ours_us, baseline_us = best(ours), best(joserfc_alone)
+    return {
+        "tessera_verify_us": ours_us,
+        "joserfc_verify_us": baseline_us,
+        "ratio": ours_us / baseline_us,
+    }
+
+
+def main() -> None:
+    RESULTS.mkdir(exist_ok=True)
+    verify = measure_verify()
+    cpu = 1 if (os.cpu_count() or 1) > 1 else None
+    with tessera_serve(cpu=cpu, argon2_memory_kib="8192", argon2_time_cost="1") as server:
+        baseline, refresh = asyncio.run(measure_http(server))
+    report = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "users": USERS,
+        "server_cpu": cpu,
+        "http": [baseline.as_dict(), refresh.as_dict()],
+        "refresh_vs_healthz": refresh.per_second / baseline.per_second,
+        "verify": verify,
+    }
+    lines = [
+        "# Tessera quick benchmark",
+        "",
+        f"{report['when']}; server pinned to CPU {cpu}; "
+        f"{USERS} closed-loop users, {SECONDS:.0f} s per phase.",
+        "",
+        "| phase | requests | errors | req/s | p50 ms | p99 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {r.name} | {r.requests} | {r.errors} | {r.per_second:.0f} "
+            f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} |"
+            for r in (baseline, refresh)
+        ),
+        "",
+        f"- refresh throughput / healthz throughput: **{report['refresh_vs_healthz']:.2f}**",
+        f"- verify (RS256): Tessera {verify['tessera_verify_us']:.1f} µs vs joserfc alone "
+        f"{verify['joserfc_verify_us']:.1f} µs: **{verify['ratio']:.2f} times**",
+    ]
+    (RESULTS / "quick.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / "quick.json").write_text(json.dumps(report, indent=2) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
