@@ -195,3 +195,27 @@ async def test_root_points_at_the_docs(app: FastAPI, client: httpx.AsyncClient) 
     assert response.status_code == 307
     assert response.headers["location"] == "/docs"
     assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_unknown_user_costs_one_argon2_verification(
+    client: httpx.AsyncClient, auth: Tessera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unknown-username path runs the same argon2 work as a wrong password."""
+    calls: list[str] = []
+    argon2 = auth.passwords._argon2
+
+    class CountingArgon2:
+        def verify(self, stored: str, password: str) -> bool:
+            calls.append(stored)
+            return argon2.verify(stored, password)
+
+        def check_needs_rehash(self, stored: str) -> bool:
+            return argon2.check_needs_rehash(stored)
+
+    monkeypatch.setattr(auth.passwords, "_argon2", CountingArgon2())
+    await client.post("/auth/login", json={"username": "alice", "password": "wrong"})
+    await client.post("/auth/login", json={"username": "nobody", "password": "wrong"})
+    assert len(calls) == 2
+    assert all(stored.startswith("$argon2id$") for stored in calls)
+    # Same parameters for the real hash and the dummy one.
+    assert calls[0].split("$")[3] == calls[1].split("$")[3]

@@ -1,0 +1,55 @@
+"""Settings come from TESSERA_* variables or tessera.toml, and bad values fail at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tessera import Settings
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESSERA_ACCESS_TTL", "5")
+    monkeypatch.setenv("TESSERA_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
+    monkeypatch.setenv("TESSERA_COOKIE_SECURE", "false")
+    monkeypatch.setenv("TESSERA_PREFIX", "api/auth/")
+    settings = Settings()
+    assert settings.access_ttl == 5
+    assert settings.allowed_origins == ["https://a.example", "https://b.example"]
+    assert settings.cookie_secure is False
+    assert settings.prefix == "/api/auth"
+
+
+def test_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tessera.toml").write_text('issuer = "https://id.example"\nleeway = 3\n')
+    monkeypatch.setenv("TESSERA_LEEWAY", "7")
+    settings = Settings()
+    assert settings.issuer == "https://id.example"
+    assert settings.leeway == 7  # the environment wins over the file
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("leeway", 31),
+        ("leeway", -1),
+        ("access_ttl", 0),
+        ("refresh_idle_ttl", -5),
+        ("algorithm", "none"),
+        ("algorithm", "HS512"),
+        ("prefix", "/"),
+    ],
+)
+def test_bad_values_are_refused(name: str, value: object) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**{name: value})  # type: ignore[arg-type]
+
+
+def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.resolved_database_url() == f"sqlite+aiosqlite:///{tmp_path / 'tessera.db'}"
+    explicit = Settings(database_url="postgresql://u@localhost/db")
+    assert explicit.resolved_database_url() == "postgresql+asyncpg://u@localhost/db"
