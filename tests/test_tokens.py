@@ -118,6 +118,9 @@ def test_signature_is_checked(key: SigningKey) -> None:
         ("exp", 1_800_000_000 + 10**9, "invalid_lifetime"),
         ("exp", 1_800_000_000, "invalid_lifetime"),
         ("iat", 1_800_000_100, "not_yet_valid"),
+        ("exp", 10**400, "invalid_claim"),
+        ("iat", -(10**300), "invalid_claim"),
+        ("nbf", 2**60, "invalid_claim"),
     ],
 )
 def test_claim_checks(key: SigningKey, claim: str, value: Any, expected: str) -> None:

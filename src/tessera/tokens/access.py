@@ -28,6 +28,7 @@ TOKEN_TYPE = "at+jwt"
 ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})
 REQUIRED_STRINGS = ("iss", "sub", "role", "sid", "jti")
 REQUIRED_TIMES = ("iat", "nbf", "exp")
+MAX_NUMERIC_DATE = 2**53  # beyond this a NumericDate is not a time, and floats lose precision
 
 
 class InvalidToken(Exception):
@@ -178,7 +179,8 @@ class AccessTokenPolicy:
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
-                or not math.isfinite(value)
+                or (isinstance(value, float) and not math.isfinite(value))
+                or abs(value) > MAX_NUMERIC_DATE
             ):
                 raise InvalidToken("invalid_claim", f"claim {name!r} missing or not a NumericDate")
             times[name] = value
