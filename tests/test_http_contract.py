@@ -219,3 +219,16 @@ async def test_unknown_user_costs_one_argon2_verification(
     assert all(stored.startswith("$argon2id$") for stored in calls)
     # Same parameters for the real hash and the dummy one.
     assert calls[0].split("$")[3] == calls[1].split("$")[3]
+
+
+async def test_probes_answer_head_and_trailing_slashes_do_not_redirect(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.head("/healthz")).status_code == 200
+    assert (await client.head("/readyz")).status_code == 200
+    assert_error(await client.delete("/auth/sessions/"), 404, "not_found")
+
+
+async def test_unparseable_content_length_is_a_bad_request(client: httpx.AsyncClient) -> None:
+    response = await client.post("/auth/login", content=b"{}", headers={"content-length": "abc"})
+    assert_error(response, 400, "invalid_request")

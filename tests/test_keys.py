@@ -144,9 +144,7 @@ async def test_tokens_survive_a_restart(tmp_path: Path, clock: ManualClock) -> N
         tokens = await login_as(client, "alice", "pw-123456")
     await service.close()
     restarted = await started(tmp_path, clock)
-    assert (await restarted.verify_access_token(tokens["access_token"])).sid == tokens[
-        "session_id"
-    ]
+    assert (await restarted.verify_access_token(tokens["access_token"])).sid == tokens["session_id"]
     issued = await restarted.sessions.refresh(tokens["refresh_token"], _client())
     assert issued.session.id == tokens["session_id"]
     await restarted.close()
@@ -167,4 +165,3 @@ def _client() -> ClientInfo:
 
 def _b64(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-

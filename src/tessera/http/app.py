@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def create_app(auth: Tessera) -> FastAPI:
     """The app `tessera serve` runs."""
-    app = FastAPI(title="Tessera", version="1", lifespan=auth.lifespan)
+    app = FastAPI(title="Tessera", version="1", lifespan=auth.lifespan, redirect_slashes=False)
     install_error_handlers(app)
     app.include_router(auth.router)
 
@@ -51,6 +51,10 @@ def create_app(auth: Tessera) -> FastAPI:
                 headers={"Retry-After": "5"},
             )
         return JSONResponse({"status": "ready"})
+
+    # Load balancers often probe with HEAD.
+    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)
 
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:

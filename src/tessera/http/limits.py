@@ -1,8 +1,9 @@
-"""Login rate limits: failed attempts per username and per client IP, in a moving window.
+"""Login rate limits: failed attempts per username and per client IP, in a sliding window.
 
 Counting is the `limits` library's job; storage is in memory for one process (the scale-out
 work swaps in Redis). Only failures count, and a limited caller is refused before any password
-work is spent.
+work is spent. The sliding-window *counter* strategy is used rather than the moving window:
+it is O(1) per key, and clearing a key cannot race the in-memory store's expiry sweep.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from tessera.errors import RateLimited
 
@@ -24,7 +25,15 @@ class LoginLimiter:
         seconds = max(1, math.ceil(window))
         self._per_user = RateLimitItemPerSecond(per_user, seconds)
         self._per_ip = RateLimitItemPerSecond(per_ip, seconds)
-        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self._storage = storage
+        self._strategy: SlidingWindowCounterRateLimiter | None = None
+
+    @property
+    def _limiter(self) -> SlidingWindowCounterRateLimiter:
+        # Built on first use: the in-memory store starts a task on the running event loop.
+        if self._strategy is None:
+            self._strategy = SlidingWindowCounterRateLimiter(self._storage or MemoryStorage())
+        return self._strategy
 
     @staticmethod
     def _user_key(username: str) -> str:

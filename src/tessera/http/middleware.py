@@ -14,12 +14,6 @@ SECURITY_HEADERS = [
 ]
 
 
-def _too_large_body(limit: int) -> bytes:
-    return json.dumps(
-        {"error": "request_too_large", "error_description": f"request body exceeds {limit} bytes"}
-    ).encode()
-
-
 class BodyLimitMiddleware:
     """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming."""
 
@@ -33,11 +27,10 @@ class BodyLimitMiddleware:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = self.limit + 1
-                if declared > self.limit or declared < 0:
+                if not value.isdigit():
+                    await _send_error(send, 400, "invalid_request", "bad Content-Length")
+                    return
+                if int(value) > self.limit:
                     await self._reject(send)
                     return
         received = 0
@@ -72,19 +65,24 @@ class BodyLimitMiddleware:
                 raise
 
     async def _reject(self, send: Send) -> None:
-        body = _too_large_body(self.limit)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        description = f"request body exceeds {self.limit} bytes"
+        await _send_error(send, 413, "request_too_large", description)
+
+
+async def _send_error(send: Send, status: int, code: str, description: str) -> None:
+    body = json.dumps({"error": code, "error_description": description}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class SecurityHeadersMiddleware:

@@ -111,13 +111,17 @@ class KeyRing:
                 and record.retire_at <= now
             ):
                 continue
-            private = self._sealer.open(record.sealed_private, record.kid.encode())
-            key = load_private_json(record.alg, record.kid, private)
+            key = self._keys.get(record.kid) or self._load(record)
             keys[key.kid] = key
             if record.state == "active":
                 active = key
         self._keys, self._active, self._records = keys, active, records
         self._loaded_at = now
+
+    def _load(self, record: KeyRecord) -> SigningKey:
+        """Unseal and parse a stored key: slow for RSA (key validation), so done once per kid."""
+        private = self._sealer.open(record.sealed_private, record.kid.encode())
+        return load_private_json(record.alg, record.kid, private)
 
     async def maybe_reload(self) -> None:
         """Re-read the ring if it is older than the reload interval. Cheap when it is not."""

@@ -34,6 +34,7 @@ class Store(Protocol):
         self, session: SessionRecord, token_hash: bytes, audit: AuditEvent | None = None
     ) -> None:
         """Store a new session, its first refresh token's hash and `audit`, atomically."""
+
     async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
         """The generation the token was issued for, and its session."""
 

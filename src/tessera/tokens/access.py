@@ -123,6 +123,8 @@ class AccessTokenPolicy:
             raise InvalidToken("malformed", "token is not a string")
         if len(token) > self.max_bytes:
             raise InvalidToken("too_large", "token is too large")
+        if not token.isascii():
+            raise InvalidToken("malformed", "token is not ASCII")
         parts = token.split(".")
         if len(parts) != 3:
             raise InvalidToken("malformed", "token is not a JWS in compact form")
