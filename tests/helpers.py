@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
+from tessera import ManualClock, Settings, Tessera, create_app
 from tests.conftest import PASSWORD
 
 CSRF = {"X-Tessera-CSRF": "1"}
@@ -40,3 +44,31 @@ async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
 
 def set_cookies(response: httpx.Response) -> list[str]:
     return response.headers.get_list("set-cookie")
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any TESSERA_* setting, plus cheap argon2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env.update(
+        TESSERA_ARGON2_TIME_COST="1",
+        TESSERA_ARGON2_MEMORY_KIB="1024",
+        TESSERA_ARGON2_PARALLELISM="1",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+@asynccontextmanager
+async def served(
+    settings: Settings, client_address: tuple[str, int] = ("203.0.113.7", 4242)
+) -> AsyncIterator[tuple[Tessera, httpx.AsyncClient]]:
+    """A started service with its own settings, and an HTTP client on its app."""
+    service = Tessera(settings, clock=ManualClock())
+    await service.start()
+    transport = httpx.ASGITransport(app=create_app(service), client=client_address)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+            yield service, client
+    finally:
+        await service.close()

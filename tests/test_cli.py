@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from tessera.errors import InvalidGrant
 from tessera.sessions import ClientInfo, Issued
 from tessera.store import UserRecord
 from tests.conftest import PASSWORD, make_settings
+from tests.helpers import subprocess_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -56,17 +56,7 @@ class Result:
 
 
 def cli_env() -> dict[str, str]:
-    """The caller's environment without any TESSERA_* setting, plus cheap argon2."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_ARGON2_TIME_COST="1",
-        TESSERA_ARGON2_MEMORY_KIB="1024",
-        TESSERA_ARGON2_PARALLELISM="1",
-        PYTHONUNBUFFERED="1",
-        NO_COLOR="1",
-        COLUMNS="200",
-    )
-    return env
+    return subprocess_env(NO_COLOR="1", COLUMNS="200")
 
 
 async def tessera(

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tessera import ManualClock, Tessera, create_app
+from tessera import Tessera
 from tessera.store import SQLStore
 from tests.conftest import PASSWORD, make_settings
-from tests.helpers import assert_error, bearer, login
+from tests.helpers import assert_error, bearer, login, served
 
 pytestmark = pytest.mark.anyio
 
@@ -42,11 +42,9 @@ async def test_login_validation_errors(client: httpx.AsyncClient) -> None:
 
 
 async def test_login_rate_limit_per_username(tmp_path: Path) -> None:
-    service = Tessera(make_settings(tmp_path / "d", login_limit_per_user=3), clock=ManualClock())
-    await service.start()
-    await service.users.add("alice", PASSWORD)
-    transport = httpx.ASGITransport(app=create_app(service))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+    settings = make_settings(tmp_path / "d", login_limit_per_user=3)
+    async with served(settings) as (service, client):
+        await service.users.add("alice", PASSWORD)
         for _ in range(3):
             response = await client.post("/auth/login", json={"username": "alice", "password": "x"})
             assert_error(response, 401, "invalid_credentials")
@@ -62,35 +60,28 @@ async def test_login_rate_limit_per_username(tmp_path: Path) -> None:
         await service.users.add("bob", PASSWORD)
         ok = await client.post("/auth/login", json={"username": "bob", "password": PASSWORD})
         assert ok.status_code == 200
-    await service.close()
 
 
 async def test_login_rate_limit_per_ip(tmp_path: Path) -> None:
-    service = Tessera(make_settings(tmp_path / "d", login_limit_per_ip=4), clock=ManualClock())
-    await service.start()
-    transport = httpx.ASGITransport(app=create_app(service), client=("198.51.100.9", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+    settings = make_settings(tmp_path / "d", login_limit_per_ip=4)
+    async with served(settings, ("198.51.100.9", 1)) as (_, client):
         for n in range(4):
             response = await client.post("/auth/login", json={"username": f"u{n}", "password": "x"})
             assert_error(response, 401, "invalid_credentials")
         limited = await client.post("/auth/login", json={"username": "u9", "password": "x"})
         assert_error(limited, 429, "rate_limited")
-    await service.close()
 
 
 async def test_successful_login_clears_the_username_counter(tmp_path: Path) -> None:
-    service = Tessera(make_settings(tmp_path / "d", login_limit_per_user=3), clock=ManualClock())
-    await service.start()
-    await service.users.add("alice", PASSWORD)
-    transport = httpx.ASGITransport(app=create_app(service))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+    settings = make_settings(tmp_path / "d", login_limit_per_user=3)
+    async with served(settings) as (service, client):
+        await service.users.add("alice", PASSWORD)
         for _ in range(2):
             await client.post("/auth/login", json={"username": "alice", "password": "x"})
         assert (await login(client))["access_token"]
         for _ in range(2):
             await client.post("/auth/login", json={"username": "alice", "password": "x"})
         assert (await login(client))["access_token"]
-    await service.close()
 
 
 @pytest.mark.parametrize(

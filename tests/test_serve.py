@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import queue
 import re
 import subprocess
@@ -24,6 +23,7 @@ import pytest
 from tessera import ManualClock, Tessera
 from tessera.http.server import bind_socket, build_server, url_of
 from tests.conftest import PASSWORD, START, make_settings
+from tests.helpers import subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -98,13 +98,7 @@ class Served:
 
 @contextmanager
 def serve(data_dir: Path, *args: str) -> Iterator[Served]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_ARGON2_TIME_COST="1",
-        TESSERA_ARGON2_MEMORY_KIB="1024",
-        TESSERA_ARGON2_PARALLELISM="1",
-        PYTHONUNBUFFERED="1",
-    )
+    env = subprocess_env()
     stderr_path = data_dir.parent / f"{data_dir.name}.stderr"
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
