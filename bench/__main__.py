@@ -104,6 +104,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     verify = measure_verify()
     cpu = 1 if (os.cpu_count() or 1) > 1 else None
+    if cpu is not None:
+        os.sched_setaffinity(0, {0})  # the load generator on one core, the server on the other
     with tessera_serve(cpu=cpu, argon2_memory_kib="8192", argon2_time_cost="1") as server:
         baseline, refresh = asyncio.run(measure_http(server))
     report = {

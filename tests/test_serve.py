@@ -3,7 +3,6 @@ in-process on a moved clock (the seed's six steps, with the body and the cookie 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import queue
@@ -21,9 +20,9 @@ import httpx
 import pytest
 
 from tessera import ManualClock, Tessera
-from tessera.http.server import bind_socket, build_server, url_of
 from tests.conftest import PASSWORD, START, make_settings
 from tests.helpers import subprocess_env
+from tests.live import add_user, in_process_server
 
 pytestmark = pytest.mark.slow
 
@@ -186,45 +185,6 @@ def test_serve_without_users_says_how_to_add_one(tmp_path: Path) -> None:
 
 
 # the same server in-process, on a clock the test moves -------------------------------------
-
-
-def add_user(data_dir: Path, username: str) -> None:
-    """Through a separate service on the same data dir, closed before the server starts, so
-    the server's own service opens its database on the server's event loop."""
-
-    async def go() -> None:
-        service = Tessera(make_settings(data_dir))
-        try:
-            await service.start()
-            await service.users.add(username, PASSWORD)
-        finally:
-            await service.close()
-
-    asyncio.run(go())
-
-
-@contextmanager
-def in_process_server(service: Tessera) -> Iterator[str]:
-    sock = bind_socket("127.0.0.1", 0)
-    server = build_server(service, log_level="warning", access_log=False)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="tessera-test-server", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                pytest.fail("the server thread ended before it started serving")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start within {STARTUP_TIMEOUT} s")
-            time.sleep(POLL)
-        yield url_of(sock)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=STOP_TIMEOUT)
-        sock.close()
-        assert not thread.is_alive(), "the server thread did not stop"
 
 
 def expire_access_token(clock: ManualClock, service: Tessera) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -30,6 +32,9 @@ STATUS_CODES = {
     503: "unavailable",
 }
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The database is unreachable or overloaded: a 503 the client may retry, not a 500.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
+DATABASE_RETRY_AFTER = "2"
 
 
 class AuthHTTPError(HTTPException):
@@ -50,6 +55,13 @@ def error_response(
         {"error": code, "error_description": description},
         status_code=status,
         headers={**NO_STORE, **(headers or {})},
+    )
+
+
+def database_down(exc: Exception) -> JSONResponse:
+    log.error("database unavailable: %s", type(exc).__name__)
+    return error_response(
+        503, "unavailable", "database unavailable", {"Retry-After": DATABASE_RETRY_AFTER}
     )
 
 
@@ -94,6 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return from_validation_error(exc)
 
     async def crash(_request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DATABASE_DOWN):
+            return database_down(exc)
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
         return error_response(500, "server_error", "internal error")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from tessera.http.app import create_app
 from tessera.service import Tessera
@@ -31,10 +32,15 @@ def url_of(sock: socket.socket) -> str:
 
 
 def build_server(
-    auth: Tessera, *, log_level: str = "info", access_log: bool = True
+    auth: Tessera,
+    *,
+    app: ASGIApp | None = None,
+    log_level: str = "info",
+    access_log: bool = True,
 ) -> uvicorn.Server:
+    """uvicorn for `app` (default: the standalone app of `auth`)."""
     config = uvicorn.Config(
-        create_app(auth),
+        app or create_app(auth),
         log_level=log_level,
         access_log=access_log,
         lifespan="on",
