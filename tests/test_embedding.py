@@ -16,11 +16,11 @@ def build_app(auth: Tessera) -> FastAPI:
     app.include_router(auth.router)
 
     @app.get("/reports")
-    async def reports(claims: AccessClaims = Depends(auth.require(role="admin"))) -> dict[str, str]:  # noqa: B008
+    async def reports(claims: AccessClaims = Depends(auth.require(role="admin"))) -> dict[str, str]:
         return {"for": claims.sub}
 
     @app.get("/profile")
-    async def profile(claims: AccessClaims = Depends(auth.require())) -> dict[str, str]:  # noqa: B008
+    async def profile(claims: AccessClaims = Depends(auth.require())) -> dict[str, str]:
         return {"role": claims.role}
 
     return app

@@ -26,7 +26,7 @@ def create_app(auth: Tessera) -> FastAPI:
     app.include_router(auth.router)
 
     @app.get("/api/me", response_model=Me, tags=["demo"])
-    async def me(claims: AccessClaims = Depends(auth.require())) -> Me:  # noqa: B008
+    async def me(claims: AccessClaims = Depends(auth.require())) -> Me:
         """A protected resource: who the access token says you are."""
         return Me(sub=claims.sub, role=claims.role, sid=claims.sid, exp=int(claims.exp))
 

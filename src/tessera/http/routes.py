@@ -137,7 +137,7 @@ def build_router(auth: Tessera) -> APIRouter:
     @router.post(f"{prefix}/refresh", response_model=TokenResponse, tags=["auth"])
     async def refresh(
         request: Request,
-        body: RefreshRequest | None = Body(default=None),  # noqa: B008
+        body: RefreshRequest | None = Body(default=None),
     ) -> Response:
         """Rotate the refresh token (cookie, or `refresh_token` in the body)."""
         await auth.ready()
@@ -169,7 +169,7 @@ def build_router(auth: Tessera) -> APIRouter:
     @router.post(f"{prefix}/logout", status_code=204, tags=["auth"])
     async def logout(
         request: Request,
-        body: LogoutRequest | None = Body(default=None),  # noqa: B008
+        body: LogoutRequest | None = Body(default=None),
     ) -> Response:
         """Revoke the caller's session. Idempotent."""
         await auth.ready()
@@ -192,7 +192,7 @@ def build_router(auth: Tessera) -> APIRouter:
         return response
 
     @router.get(f"{prefix}/sessions", response_model=SessionList, tags=["sessions"])
-    async def list_sessions(claims: AccessClaims = Depends(live_claims)) -> SessionList:  # noqa: B008
+    async def list_sessions(claims: AccessClaims = Depends(live_claims)) -> SessionList:
         """The caller's active sessions, newest first."""
         sessions = await auth.sessions.active(claims.sub)
         return SessionList(
@@ -215,7 +215,7 @@ def build_router(auth: Tessera) -> APIRouter:
     async def revoke_session(
         session_id: str,
         request: Request,
-        claims: AccessClaims = Depends(live_claims),  # noqa: B008
+        claims: AccessClaims = Depends(live_claims),
     ) -> Response:
         """Revoke one of the caller's sessions; someone else's is 404, as an unknown one."""
         client = client_info(request, settings.trust_forwarded)
@@ -227,7 +227,7 @@ def build_router(auth: Tessera) -> APIRouter:
     @router.delete(f"{prefix}/sessions", status_code=204, tags=["sessions"])
     async def revoke_all_sessions(
         request: Request,
-        claims: AccessClaims = Depends(live_claims),  # noqa: B008
+        claims: AccessClaims = Depends(live_claims),
     ) -> Response:
         """Log out everywhere: revoke every session of the caller."""
         client = client_info(request, settings.trust_forwarded)

@@ -1,0 +1,411 @@
+"""`TokenAuth`: an `httpx.Auth` that keeps a Tessera session alive for any number of threads
+and tasks.
+
+Before sending, it refreshes when the access token is within min(60 s, TTL/3) of expiry; on a
+401 `invalid_token` it refreshes once and retries once. Refreshes are single-flight — one lock
+for threads, one lazily created lock per event loop for tasks, a file lock between processes
+sharing a `FileTokenStore` — and double-checked with a generation counter, so N callers that
+find the token stale cause one `/auth/refresh`. With rotating refresh tokens that is the point:
+a second concurrent rotation would burn the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import threading
+import time
+import weakref
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import Any
+
+import anyio.to_thread
+import httpx
+from httpx._multipart import MultipartStream
+
+from tessera.client.errors import LoginFailed, LoginRequired, TransientAuthError
+from tessera.client.store import FileTokenStore
+from tessera.client.tokens import BadTokenResponse, TokenSet, parse_token_response
+from tessera.clock import Clock, SystemClock
+
+log = logging.getLogger("tessera.client")
+
+OnTokens = Callable[[str, TokenSet], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """Everything a request reads, swapped in one assignment (readers never see half)."""
+
+    tokens: TokenSet | None
+    refresh_token: str | None
+    generation: int
+    ended: bool = False  # /auth/refresh said 401: no more refreshes until a login
+    rejected: bool = False  # the server refused this access token: refresh before next use
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+        return str(body.get("error", "error")), str(body.get("error_description", ""))
+    except (ValueError, AttributeError):
+        return "error", response.reason_phrase
+
+
+def _rejects_token(response: httpx.Response) -> bool:
+    """A 401 that says the access token is the problem (RFC 6750 `invalid_token`)."""
+    return response.status_code == 401 and "invalid_token" in response.headers.get(
+        "www-authenticate", ""
+    )
+
+
+def _rewinder(request: httpx.Request) -> Callable[[], None] | None:
+    """How to send this request's body again, or None when it cannot be replayed."""
+    stream = request.stream
+    if isinstance(stream, httpx.ByteStream | MultipartStream):
+        return lambda: None  # bytes replay as they are; multipart seeks its files itself
+    inner = getattr(stream, "_stream", None)  # a file given as `content=`
+    seekable = getattr(inner, "seekable", None)
+    if inner is not None and callable(seekable) and seekable():
+        position = inner.tell()
+        return lambda: inner.seek(position)
+    return None
+
+
+class TokenAuth(httpx.Auth):
+    """Authenticate httpx requests with a Tessera session, refreshing it as needed.
+
+    `url` is the auth prefix, e.g. `http://localhost:8000/auth`. Resume a saved session with
+    `refresh_token=` or `store=FileTokenStore(path)`; `on_tokens(refresh_token, tokens)` is
+    called after every login and rotation.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        refresh_token: str | None = None,
+        store: FileTokenStore | None = None,
+        on_tokens: OnTokens | None = None,
+        clock: Clock | None = None,
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._store = store
+        self._on_tokens = on_tokens
+        self._clock: Clock = clock or SystemClock()
+        self._client_options = {"timeout": 10.0, **(client_options or {})}
+        saved = store.load() if store is not None else None
+        self._state = _State(
+            tokens=saved if refresh_token is None else None,
+            refresh_token=refresh_token or (saved.refresh_token if saved else None),
+            generation=0,
+        )
+        self._thread_lock = threading.Lock()
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loop_locks_guard = threading.Lock()
+
+    # what callers can look at ----------------------------------------------------------------
+
+    @property
+    def tokens(self) -> TokenSet | None:
+        return self._state.tokens
+
+    @property
+    def refresh_token(self) -> str | None:
+        return self._state.refresh_token
+
+    # login / logout --------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> TokenSet:
+        """Open a session; raises `LoginFailed` when the server refuses."""
+        with httpx.Client(**self._client_options) as client:
+            response = client.post(self._login_url, json=self._login_body(username, password))
+        with self._thread_lock:
+            return self._accept_login(response)
+
+    async def alogin(self, username: str, password: str) -> TokenSet:
+        async with httpx.AsyncClient(**self._client_options) as client:
+            response = await client.post(self._login_url, json=self._login_body(username, password))
+        async with self._loop_lock():
+            return self._accept_login(response)
+
+    def logout(self) -> None:
+        """End the session on the server (best effort) and forget it here."""
+        token = self._state.refresh_token
+        if token is not None:
+            try:
+                with httpx.Client(**self._client_options) as client:
+                    client.post(self.url + "/logout", json={"refresh_token": token})
+            except httpx.HTTPError:
+                log.warning("could not reach the auth server to log out; forgetting the session")
+        self._end()
+
+    async def alogout(self) -> None:
+        token = self._state.refresh_token
+        if token is not None:
+            try:
+                async with httpx.AsyncClient(**self._client_options) as client:
+                    await client.post(self.url + "/logout", json={"refresh_token": token})
+            except httpx.HTTPError:
+                log.warning("could not reach the auth server to log out; forgetting the session")
+        self._end()
+
+    @property
+    def _login_url(self) -> str:
+        return self.url + "/login"
+
+    @staticmethod
+    def _login_body(username: str, password: str) -> dict[str, str]:
+        return {"username": username, "password": password, "transport": "body"}
+
+    def _accept_login(self, response: httpx.Response) -> TokenSet:
+        if response.status_code != 200:
+            error, description = _error_of(response)
+            raise LoginFailed(error, description, response.status_code, _retry_after(response))
+        tokens = parse_token_response(response.json(), self._clock.now())
+        self._install(tokens)
+        return tokens
+
+    # state changes (callers hold the lock) ---------------------------------------------------
+
+    def _install(self, tokens: TokenSet) -> None:
+        self._state = _State(tokens, tokens.refresh_token, self._state.generation + 1)
+        if self._store is not None:
+            self._store.save(tokens)
+        if self._on_tokens is not None:
+            self._on_tokens(tokens.refresh_token, tokens)
+
+    def _end(self) -> None:
+        self._state = _State(None, None, self._state.generation + 1, ended=True)
+        if self._store is not None:
+            self._store.clear()
+
+    def _needs_refresh(self, state: _State) -> bool:
+        return state.tokens is None or state.rejected or state.tokens.stale(self._clock.now())
+
+    def _mark_rejected(self, generation: int) -> None:
+        """The server refused generation `generation`'s access token (and the request could
+        not be replayed): refresh proactively before the next request."""
+        with self._thread_lock:
+            if self._state.generation == generation:
+                self._state = replace(self._state, rejected=True)
+
+    def _adopt_saved(self) -> bool:
+        """Another process sharing the store rotated already: take its tokens if fresh."""
+        if self._store is None:
+            return False
+        saved = self._store.load()
+        if saved is None or saved.refresh_token == self._state.refresh_token:
+            return False
+        if saved.stale(self._clock.now()):
+            self._state = _State(self._state.tokens, saved.refresh_token, self._state.generation)
+            return False
+        self._state = _State(saved, saved.refresh_token, self._state.generation + 1)
+        log.debug("adopted tokens rotated by another process")
+        return True
+
+    def _refresh_request(self) -> httpx.Request:
+        state = self._state
+        if state.refresh_token is None:
+            raise LoginRequired("no session: log in first" if not state.ended else "session ended")
+        return httpx.Request(
+            "POST", self.url + "/refresh", json={"refresh_token": state.refresh_token}
+        )
+
+    def _accept_refresh(self, response: httpx.Response) -> None:
+        """Apply a read `/auth/refresh` response, or raise."""
+        if response.status_code == 200:
+            try:
+                tokens = parse_token_response(response.json(), self._clock.now())
+            except (ValueError, BadTokenResponse) as exc:
+                raise TransientAuthError(f"unusable refresh response: {exc}", 200) from None
+            self._install(tokens)
+            log.debug("refreshed; session %s", tokens.session_id)
+            return
+        error, description = _error_of(response)
+        if response.status_code == 401:
+            self._end()
+            raise LoginRequired(f"{error}: {description}")
+        raise TransientAuthError(
+            f"refresh failed ({response.status_code} {error}); the session is kept",
+            response.status_code,
+            _retry_after(response),
+        )
+
+    def _authorize(self, request: httpx.Request, state: _State) -> None:
+        if state.tokens is None:
+            raise LoginRequired("session ended" if state.ended else "no session: log in first")
+        request.headers["Authorization"] = f"Bearer {state.tokens.access_token}"
+
+    def _usable_after_failure(self, state: _State) -> bool:
+        """After a transient refresh failure: can the current token still be sent?"""
+        tokens = state.tokens
+        return tokens is not None and self._clock.now() < tokens.local_expires_at
+
+    # sync ------------------------------------------------------------------------------------
+
+    def _sync_refresh(self, seen: int) -> Generator[httpx.Request, httpx.Response, None]:
+        """Refresh unless someone did since generation `seen`. Caller holds the thread lock."""
+        if self._state.generation != seen:
+            return
+        if self._store is None:
+            yield from self._sync_send_refresh()
+            return
+        with self._store.locked():
+            if not self._adopt_saved():
+                yield from self._sync_send_refresh()
+
+    def _sync_send_refresh(self) -> Generator[httpx.Request, httpx.Response, None]:
+        response = yield self._refresh_request()
+        try:
+            response.read()
+        finally:
+            response.close()
+        self._accept_refresh(response)
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        rewind = _rewinder(request)
+        state = self._state
+        if self._needs_refresh(state):
+            with self._thread_lock:
+                try:
+                    yield from self._sync_refresh(state.generation)
+                except TransientAuthError:
+                    if not self._usable_after_failure(self._state):
+                        raise
+            state = self._state
+        self._authorize(request, state)
+        response = yield request
+        if not _rejects_token(response):
+            return
+        if rewind is None:
+            # The body cannot be sent again: hand back the 401 (refreshing here would make
+            # the refresh response the result) and refresh before the next request instead.
+            self._mark_rejected(state.generation)
+            return
+        with self._thread_lock:
+            yield from self._sync_refresh(state.generation)
+        rewind()  # (httpx itself reads and closes the 401 once we yield the retry)
+        self._authorize(request, self._state)
+        yield request
+
+    # async -----------------------------------------------------------------------------------
+
+    def _loop_lock(self) -> asyncio.Lock:
+        """One lock per event loop, made on first use there: one TokenAuth, many loops."""
+        loop = asyncio.get_running_loop()
+        with self._loop_locks_guard:
+            lock = self._loop_locks.get(loop)
+            if lock is None:
+                lock = self._loop_locks[loop] = asyncio.Lock()
+            return lock
+
+    async def _async_refresh(self, seen: int) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Refresh unless someone did since generation `seen`. Caller holds the loop lock."""
+        if self._state.generation != seen:
+            return
+        fd = await self._acquire_store_lock()
+        try:
+            if self._adopt_saved():
+                return
+            response = yield self._refresh_request()
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            self._accept_refresh(response)
+        finally:
+            if fd is not None:
+                FileTokenStore.release(fd)
+
+    async def _acquire_store_lock(self) -> int | None:
+        """The store's file lock, taken in a worker thread; never leaked on cancellation."""
+        store = self._store
+        if store is None:
+            return None
+        taken: list[int] = []
+        try:
+            await anyio.to_thread.run_sync(lambda: taken.append(store.acquire()))
+        except BaseException:
+            for fd in taken:
+                FileTokenStore.release(fd)
+            raise
+        return taken[0]
+
+    async def _refresh_steps(self, seen: int) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """`_async_refresh` under this loop's lock."""
+        async with self._loop_lock(), aclosing(_relay(self._async_refresh(seen))) as steps:
+            async for step in steps:
+                step.response = yield step.request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        rewind = _rewinder(request)
+        state = self._state
+        if self._needs_refresh(state):
+            try:
+                async with aclosing(_relay(self._refresh_steps(state.generation))) as steps:
+                    async for step in steps:
+                        step.response = yield step.request
+            except TransientAuthError:
+                if not self._usable_after_failure(self._state):
+                    raise
+            state = self._state
+        self._authorize(request, state)
+        response = yield request
+        if not _rejects_token(response):
+            return
+        if rewind is None:
+            self._mark_rejected(state.generation)  # see sync_auth_flow
+            return
+        async with aclosing(_relay(self._refresh_steps(state.generation))) as steps:
+            async for step in steps:
+                step.response = yield step.request
+        rewind()  # (httpx itself reads and closes the 401 once we yield the retry)
+        self._authorize(request, self._state)
+        yield request
+
+
+@dataclass
+class _Step:
+    request: httpx.Request
+    response: httpx.Response | None = None
+
+
+async def _relay(
+    steps: AsyncGenerator[httpx.Request, httpx.Response],
+) -> AsyncGenerator[_Step, None]:
+    """Lets an async flow pass a sub-flow's requests out and their responses back in (async
+    generators have no `yield from`): the caller sets `step.response` before asking for more."""
+    try:
+        request = await anext(steps, None)
+        while request is not None:
+            step = _Step(request)
+            yield step
+            assert step.response is not None
+            try:
+                request = await steps.asend(step.response)
+            except StopAsyncIteration:
+                request = None
+    finally:
+        await steps.aclose()
