@@ -115,7 +115,8 @@ class TokenAuth(httpx.Auth):
             refresh_token=refresh_token or (saved.refresh_token if saved else None),
             generation=0,
         )
-        self._thread_lock = threading.Lock()
+        self._thread_lock = threading.Lock()  # single-flight refresh for threads
+        self._state_guard = threading.Lock()  # every write of _state, held only for the swap
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -186,14 +187,16 @@ class TokenAuth(httpx.Auth):
     # state changes (callers hold the lock) ---------------------------------------------------
 
     def _install(self, tokens: TokenSet) -> None:
-        self._state = _State(tokens, tokens.refresh_token, self._state.generation + 1)
+        with self._state_guard:
+            self._state = _State(tokens, tokens.refresh_token, self._state.generation + 1)
         if self._store is not None:
             self._store.save(tokens)
         if self._on_tokens is not None:
             self._on_tokens(tokens.refresh_token, tokens)
 
     def _end(self) -> None:
-        self._state = _State(None, None, self._state.generation + 1, ended=True)
+        with self._state_guard:
+            self._state = _State(None, None, self._state.generation + 1, ended=True)
         if self._store is not None:
             self._store.clear()
 
@@ -203,7 +206,7 @@ class TokenAuth(httpx.Auth):
     def _mark_rejected(self, generation: int) -> None:
         """The server refused generation `generation`'s access token (and the request could
         not be replayed): refresh proactively before the next request."""
-        with self._thread_lock:
+        with self._state_guard:
             if self._state.generation == generation:
                 self._state = replace(self._state, rejected=True)
 
@@ -215,9 +218,11 @@ class TokenAuth(httpx.Auth):
         if saved is None or saved.refresh_token == self._state.refresh_token:
             return False
         if saved.stale(self._clock.now()):
-            self._state = _State(self._state.tokens, saved.refresh_token, self._state.generation)
+            with self._state_guard:
+                self._state = replace(self._state, refresh_token=saved.refresh_token)
             return False
-        self._state = _State(saved, saved.refresh_token, self._state.generation + 1)
+        with self._state_guard:
+            self._state = _State(saved, saved.refresh_token, self._state.generation + 1)
         log.debug("adopted tokens rotated by another process")
         return True
 
