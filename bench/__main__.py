@@ -20,7 +20,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from bench.load import LoadResult, Step, closed_loop
+from bench.load import Connection, LoadResult, Step, closed_loop
 from bench.server import Server, tessera_serve
 from tessera.tokens import AccessTokenPolicy, generate_key
 
@@ -32,8 +32,9 @@ MAX_REQUESTS = 20_000
 
 async def measure_http(server: Server) -> tuple[LoadResult, LoadResult]:
     async def health_step(_: int) -> Step:
-        async def step(client: httpx.AsyncClient) -> bool:
-            return (await client.get("/healthz")).status_code == 200
+        async def step(connection: Connection) -> bool:
+            status, _ = await connection.request("GET", "/healthz")
+            return status == 200
 
         return step
 
@@ -49,12 +50,14 @@ async def measure_http(server: Server) -> tuple[LoadResult, LoadResult]:
             )
         token = response.json()["refresh_token"]
 
-        async def step(client: httpx.AsyncClient) -> bool:
+        async def step(connection: Connection) -> bool:
             nonlocal token
-            answer = await client.post("/auth/refresh", json={"refresh_token": token})
-            if answer.status_code != 200:
+            status, body = await connection.request(
+                "POST", "/auth/refresh", {"refresh_token": token}
+            )
+            if status != 200:
                 return False
-            token = answer.json()["refresh_token"]
+            token = json.loads(body)["refresh_token"]
             return True
 
         return step
