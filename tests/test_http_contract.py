@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tessera import Tessera
 from tessera.store import SQLStore
@@ -181,10 +180,21 @@ async def test_security_headers(client: httpx.AsyncClient) -> None:
     assert response.headers["referrer-policy"] == "no-referrer"
 
 
-async def test_root_points_at_the_docs(app: FastAPI, client: httpx.AsyncClient) -> None:
-    response = await client.get("/")
-    assert response.status_code == 307
-    assert response.headers["location"] == "/docs"
+async def test_pages_and_assets(client: httpx.AsyncClient) -> None:
+    demo = await client.get("/")
+    assert demo.status_code == 200 and demo.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in demo.headers["content-security-policy"]
+    assert '<meta name="tessera-prefix" content="/auth">' in demo.text
+    decoder = await client.get("/decoder")
+    csp = decoder.headers["content-security-policy"]
+    assert "connect-src 'none'" in csp and "default-src 'none'" in csp
+    assert "{{" not in decoder.text  # script and style are inlined
+    script = await client.get("/auth/tessera.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "export function createAuth" in script.text
+    assert (await client.get("/assets/demo.js")).status_code == 200
+    assert_error(await client.get("/assets/secret.key"), 404, "not_found")
+    assert_error(await client.get("/assets/..%2Fsettings.py"), 404, "not_found")
     assert (await client.get("/openapi.json")).status_code == 200
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from tessera.http.errors import install_error_handlers
 from tessera.http.metrics import CONTENT_TYPE
@@ -14,6 +15,15 @@ from tessera.http.middleware import BodyLimitMiddleware, SecurityHeadersMiddlewa
 from tessera.http.models import Me
 from tessera.http.transport import CSRF_HEADER
 from tessera.tokens import AccessClaims
+from tessera.web import ASSET_TYPES, asset, decoder_page, demo_page
+
+DEMO_ASSETS = ("demo.js", "demo.css")
+REVALIDATE = {"Cache-Control": "no-cache"}
+
+
+def page(html: bytes, csp: str) -> Response:
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp, **REVALIDATE})
+
 
 if TYPE_CHECKING:
     from tessera.service import Tessera
@@ -31,8 +41,20 @@ def create_app(auth: Tessera) -> FastAPI:
         return Me(sub=claims.sub, role=claims.role, sid=claims.sid, exp=int(claims.exp))
 
     @app.get("/", include_in_schema=False)
-    async def root() -> Response:
-        return RedirectResponse("/docs")
+    async def demo() -> Response:
+        html, csp = demo_page(auth.settings.prefix)
+        return page(html, csp)
+
+    @app.get("/decoder", include_in_schema=False)
+    async def decoder() -> Response:
+        html, csp = decoder_page()
+        return page(html, csp)
+
+    @app.get("/assets/{name}", include_in_schema=False)
+    async def assets(name: str) -> Response:
+        if name not in DEMO_ASSETS:
+            raise HTTPException(404, "no such asset")
+        return Response(asset(name), media_type=ASSET_TYPES[name], headers=REVALIDATE)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -44,6 +44,7 @@ from tessera.http.transport import (
 )
 from tessera.sessions import ClientInfo, Issued
 from tessera.tokens import AccessClaims
+from tessera.web import ASSET_TYPES, asset
 
 if TYPE_CHECKING:
     from tessera.service import Tessera
@@ -234,6 +235,15 @@ def build_router(auth: Tessera) -> APIRouter:
         count = await auth.sessions.revoke_all(claims.sub, "logout_everywhere", client)
         auth.metrics.revocations.labels("logout_everywhere").inc(count)
         return Response(status_code=204)
+
+    @router.get(f"{prefix}/tessera.js", include_in_schema=False)
+    async def browser_client() -> Response:
+        """The browser client as an ES module."""
+        return Response(
+            asset("tessera.js"),
+            media_type=ASSET_TYPES["tessera.js"],
+            headers={"Cache-Control": "no-cache"},
+        )
 
     @router.get("/.well-known/jwks.json", tags=["keys"])
     async def jwks() -> Response:

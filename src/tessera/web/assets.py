@@ -1,0 +1,67 @@
+"""Loading the files under `static/` and assembling the two pages with their CSPs.
+
+The decoder is one self-contained document — its script and style inlined and allowed by hash
+— so it works saved to disk and offline, and its CSP can say `connect-src 'none'`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from importlib.resources import files
+
+ASSET_TYPES = {
+    "tessera.js": "text/javascript; charset=utf-8",
+    "demo.js": "text/javascript; charset=utf-8",
+    "demo.css": "text/css; charset=utf-8",
+}
+
+
+@cache
+def asset(name: str) -> bytes:
+    return files("tessera.web").joinpath("static", name).read_bytes()
+
+
+def _sha256(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+@cache
+def decoder_page() -> tuple[bytes, str]:
+    """The decoder document and its Content-Security-Policy."""
+    script = asset("decoder.js").decode()
+    style = asset("decoder.css").decode()
+    html = asset("decoder.html").decode().replace("{{style}}", style).replace("{{script}}", script)
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {_sha256(script)}",
+            f"style-src {_sha256(style)}",
+            "connect-src 'none'",
+            "img-src data:",
+            "form-action 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return html.encode(), csp
+
+
+@cache
+def demo_page(prefix: str) -> tuple[bytes, str]:
+    """The demo document (for an auth prefix) and its Content-Security-Policy."""
+    html = asset("demo.html").decode().replace("{{prefix}}", prefix)
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "img-src 'self' data:",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return html.encode(), csp

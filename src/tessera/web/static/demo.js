@@ -1,0 +1,109 @@
+// The demo app: sign in, call the API, and watch tessera.js keep the session alive.
+const prefix = document.querySelector('meta[name="tessera-prefix"]').content;
+const { createAuth } = await import(`${prefix}/tessera.js`);
+
+const auth = createAuth({ baseUrl: prefix });
+const $ = (id) => document.getElementById(id);
+let refreshes = 0;
+
+/** Add a line to the timeline. @param {string} kind @param {string} text */
+function log(kind, text) {
+  $("timeline-empty")?.remove();
+  const item = document.createElement("li");
+  const time = document.createElement("time");
+  time.textContent = new Date().toLocaleTimeString();
+  const tag = document.createElement("span");
+  tag.className = `tag ${kind}`;
+  tag.textContent = kind === "tab" ? "other tab" : kind;
+  const message = document.createElement("span");
+  message.textContent = text;
+  item.append(time, tag, message);
+  item.dataset.kind = kind;
+  $("timeline").prepend(item);
+}
+
+function showSession(signedIn) {
+  $("login-card").classList.toggle("hidden", signedIn);
+  $("session-card").classList.toggle("hidden", !signedIn);
+}
+
+async function loadMe() {
+  const response = await auth.fetch("/api/me");
+  if (response.ok) {
+    const me = await response.json();
+    $("fact-sub").textContent = me.sub;
+    $("fact-role").textContent = me.role;
+    $("fact-sid").textContent = me.sid;
+    $("session-error").textContent = "";
+  } else {
+    $("session-error").textContent = `API answered ${response.status}`;
+  }
+  return response.status;
+}
+
+function tick() {
+  const at = auth.expiresAt;
+  const el = $("countdown");
+  if (at === null) {
+    el.textContent = "--:--";
+    return;
+  }
+  const left = Math.max(0, Math.round((at - Date.now()) / 1000));
+  el.textContent = `${String(Math.floor(left / 60)).padStart(2, "0")}:${String(left % 60).padStart(2, "0")}`;
+  el.classList.toggle("soon", left > 0 && left <= 20);
+  el.classList.toggle("expired", left === 0);
+}
+
+auth.on("trace", (t) => {
+  if (t.type === "request") log("request", `GET ${new URL(t.url, location.href).pathname} → ${t.status}`);
+  if (t.type === "retry") log("request", `retry ${new URL(t.url, location.href).pathname} → ${t.status}`);
+  if (t.type === "refresh-start") log("refresh", "POST /auth/refresh …");
+  if (t.type === "refresh-done") log(t.status === 200 ? "refresh" : "error", `/auth/refresh → ${t.status}`);
+  if (t.type === "broadcast-received") log("tab", "new access token handed over by another tab");
+  if (t.type === "broadcast-logout") log("tab", "signed out in another tab");
+});
+auth.on("refreshed", () => {
+  refreshes += 1;
+  $("fact-refreshes").textContent = String(refreshes);
+  showSession(true);
+});
+auth.on("login", () => log("info", "signed in"));
+auth.on("error", (e) => log("error", `${e.error.message}; retrying in ${Math.round(e.retryInMs / 1000)} s`));
+auth.on("logout", (e) => {
+  log("logout", e.reason === "logout" ? "signed out" : "session ended: sign in again");
+  showSession(false);
+});
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-button").disabled = true;
+  $("login-error").textContent = "";
+  try {
+    await auth.login($("username").value, $("password").value);
+    $("password").value = "";
+    showSession(true);
+    await loadMe();
+  } catch (error) {
+    $("login-error").textContent =
+      error.code === "invalid_credentials" ? "Wrong username or password." : error.message;
+  } finally {
+    $("login-button").disabled = false;
+  }
+});
+$("call-button").addEventListener("click", () => loadMe());
+$("logout-button").addEventListener("click", () => auth.logout());
+$("decode-link").addEventListener("click", () => {
+  if (auth.accessToken) window.open(`/decoder#token=${auth.accessToken}`, "_blank", "noopener");
+});
+
+setInterval(tick, 250);
+log("info", "page loaded: restoring the session from the refresh cookie");
+auth.restore().then(async (signedIn) => {
+  showSession(signedIn);
+  if (signedIn) {
+    log("info", "session restored");
+    await loadMe();
+  } else {
+    log("info", "no session: sign in");
+  }
+});

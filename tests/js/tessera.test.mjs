@@ -1,0 +1,269 @@
+// Unit tests of tessera.js's logic with a mocked fetch, clock and timers: `node --test tests/js`.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { createAuth, TransientError } from "../../src/tessera/web/static/tessera.js";
+
+const TTL = 600; // seconds
+
+/** A JWT-shaped token whose claims say iat/exp (unsigned: the client never verifies). */
+function token(iat, ttl = TTL, n = 0) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  return `${b64({ alg: "RS256", typ: "at+jwt" })}.${b64({ iat, exp: iat + ttl, n })}.sig`;
+}
+
+/** Manual clock and timers: time moves only when the test says so. */
+function fakeTime(start = 1_800_000_000_000) {
+  let now = start;
+  let id = 0;
+  const pending = new Map();
+  return {
+    now: () => now,
+    timers: {
+      setTimeout(fn, ms) {
+        pending.set(++id, { at: now + ms, fn });
+        return id;
+      },
+      clearTimeout(handle) {
+        pending.delete(handle);
+      },
+    },
+    async advance(ms) {
+      now += ms;
+      for (const [handle, t] of [...pending]) {
+        if (t.at <= now) {
+          pending.delete(handle);
+          t.fn();
+        }
+      }
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+}
+
+/** A fake auth server + API: counts refreshes, rotates tokens, checks the bearer token. */
+function fakeServer(time) {
+  const server = { refreshes: 0, current: null, n: 0, refreshStatus: 200, apiStatus: null, calls: [] };
+  server.issue = () => {
+    server.n += 1;
+    server.current = token(Math.floor(time.now() / 1000), TTL, server.n);
+    return { access_token: server.current, token_type: "Bearer", expires_in: TTL, session_id: "s1" };
+  };
+  server.fetch = async (input, init = {}) => {
+    const url = String(input instanceof Request ? input.url : input);
+    server.calls.push(url);
+    const json = (status, body, headers = {}) =>
+      new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+    if (url.endsWith("/auth/login")) return json(200, server.issue());
+    if (url.endsWith("/auth/logout")) return new Response(null, { status: 204 });
+    if (url.endsWith("/auth/refresh")) {
+      server.refreshes += 1;
+      await new Promise((r) => setImmediate(r));
+      if (server.refreshStatus === 200) return json(200, server.issue());
+      return json(server.refreshStatus, { error: "x", error_description: "y" }, { "retry-after": "3" });
+    }
+    if (server.apiStatus) return json(server.apiStatus, { error: "insufficient_scope" });
+    const sent = new Headers(init.headers).get("authorization");
+    if (sent !== `Bearer ${server.current}`) {
+      return json(401, { error: "invalid_token" }, { "www-authenticate": 'Bearer error="invalid_token"' });
+    }
+    if (init.body !== undefined) return json(200, { body: await new Response(init.body).text() });
+    return json(200, { ok: true });
+  };
+  return server;
+}
+
+function setup(extra = {}) {
+  const time = fakeTime();
+  const server = fakeServer(time);
+  const auth = createAuth({
+    fetch: (input, init) => server.fetch(input, init), // late-bound: tests swap server.fetch
+    now: time.now,
+    timers: time.timers,
+    locks: null,
+    channel: null,
+    storage: null,
+    ...extra,
+  });
+  return { time, server, auth };
+}
+
+test("many concurrent calls with a stale token cause one refresh", async () => {
+  const { time, server, auth } = setup();
+  await auth.login("alice", "pw");
+  await time.advance((TTL - 30) * 1000); // inside the lead: min(60 s, TTL/3)
+  const responses = await Promise.all(Array.from({ length: 10 }, () => auth.fetch("/api/me")));
+  assert.deepEqual(responses.map((r) => r.status), Array(10).fill(200));
+  assert.equal(server.refreshes, 1);
+});
+
+test("a 401 invalid_token refreshes once and retries once", async () => {
+  const { server, auth } = setup();
+  await auth.login("alice", "pw");
+  server.current = "revoked-by-server"; // the server no longer accepts our token
+  server.issue = () => ({ access_token: "still-wrong", expires_in: TTL });
+  const response = await auth.fetch("/api/me");
+  assert.equal(response.status, 401); // retried once, then handed back: no loop
+  assert.equal(server.refreshes, 1);
+  assert.equal(server.calls.filter((u) => u === "/api/me").length, 2);
+});
+
+test("retry succeeds with the refreshed token, body rebuilt from init", async () => {
+  const { time, server, auth } = setup();
+  await auth.login("alice", "pw");
+  const old = server.current;
+  server.current = token(Math.floor(time.now() / 1000), TTL, 99); // server moved on
+  server.issue = () => ({ access_token: server.current, expires_in: TTL });
+  const response = await auth.fetch("/api/echo", { method: "POST", body: "payload" });
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { body: "payload" });
+  assert.notEqual(auth.accessToken, old);
+  assert.equal(server.refreshes, 1);
+});
+
+test("a stream body is never replayed", async () => {
+  const { server, auth } = setup();
+  await auth.login("alice", "pw");
+  server.current = "moved";
+  const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode("x")), c.close()) });
+  const response = await auth.fetch("/api/echo", { method: "POST", body, duplex: "half" });
+  assert.equal(response.status, 401);
+  assert.equal(server.refreshes, 0);
+});
+
+test("a 403 is returned without refreshing", async () => {
+  const { server, auth } = setup();
+  await auth.login("alice", "pw");
+  server.apiStatus = 403;
+  assert.equal((await auth.fetch("/api/admin")).status, 403);
+  assert.equal(server.refreshes, 0);
+});
+
+test("refresh 401 emits logout once and never loops", async () => {
+  const { time, server, auth } = setup();
+  const events = [];
+  auth.on("logout", (d) => events.push(d.reason));
+  await auth.login("alice", "pw");
+  server.refreshStatus = 401;
+  await time.advance(TTL * 1000);
+  const first = await auth.fetch("/api/me");
+  const second = await auth.fetch("/api/me");
+  assert.equal(first.status, 401);
+  assert.equal(second.status, 401);
+  assert.equal(server.refreshes, 1);
+  assert.deepEqual(events, ["session_ended"]);
+  assert.equal(auth.accessToken, null);
+});
+
+test("5xx keeps the session and backs off", async () => {
+  const { time, server, auth } = setup();
+  const errors = [];
+  auth.on("error", (d) => errors.push(d.retryInMs));
+  await auth.login("alice", "pw");
+  server.refreshStatus = 503;
+  await time.advance(TTL * 1000 + 1);
+  await assert.rejects(auth.fetch("/api/me"), TransientError);
+  assert.deepEqual(errors, [3000]); // Retry-After: 3 beats the first back-off step
+  await assert.rejects(auth.fetch("/api/me"), TransientError); // still backing off
+  assert.equal(server.refreshes, 1);
+  server.refreshStatus = 200;
+  await time.advance(3001);
+  assert.equal((await auth.fetch("/api/me")).status, 200);
+  assert.equal(server.refreshes, 2);
+});
+
+test("a transient failure ahead of expiry still sends the still-valid token", async () => {
+  const { time, server, auth } = setup();
+  await auth.login("alice", "pw");
+  server.refreshStatus = 502;
+  await time.advance((TTL - 10) * 1000);
+  assert.equal((await auth.fetch("/api/me")).status, 200);
+});
+
+test("a refresh result that lands after logout is discarded", async () => {
+  const { time, server, auth } = setup();
+  await auth.login("alice", "pw");
+  await time.advance(TTL * 1000);
+  const pending = auth.fetch("/api/me");
+  await auth.logout();
+  await pending.catch(() => {});
+  assert.equal(auth.accessToken, null);
+  assert.ok(server.refreshes <= 1);
+});
+
+test("if the token changed while a request was in flight, retry without refreshing", async () => {
+  const { server, auth } = setup();
+  await auth.login("alice", "pw");
+  const serve = server.fetch;
+  let first = true;
+  server.fetch = async (input, init) => {
+    if (first && String(input) === "/api/me") {
+      first = false;
+      await auth.login("alice", "pw"); // another caller replaces the token meanwhile
+      return new Response("{}", { status: 401, headers: { "www-authenticate": 'Bearer error="invalid_token"' } });
+    }
+    return serve(input, init);
+  };
+  assert.equal((await auth.fetch("/api/me")).status, 200);
+  assert.equal(first, false); // the 401 path really ran
+  assert.equal(server.refreshes, 0);
+});
+
+test("two tabs sharing a lock and a channel rotate once", async () => {
+  const time = fakeTime();
+  const server = fakeServer(time);
+  // A Web Locks stand-in: one holder at a time, FIFO.
+  let queue = Promise.resolve();
+  const locks = {
+    request(_name, _opts, fn) {
+      const run = queue.then(() => fn());
+      queue = run.catch(() => {});
+      return run;
+    },
+  };
+  const ports = [];
+  const channel = () => {
+    const port = {
+      onmessage: null,
+      postMessage(data) {
+        for (const other of ports) if (other !== port) queueMicrotask(() => other.onmessage?.({ data }));
+      },
+      close() {},
+    };
+    ports.push(port);
+    return port;
+  };
+  const store = new Map();
+  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
+  const options = { fetch: server.fetch, now: time.now, timers: time.timers, locks, storage };
+  const tab1 = createAuth({ ...options, channel: channel() });
+  const tab2 = createAuth({ ...options, channel: channel() });
+  await tab1.login("alice", "pw");
+  await new Promise((r) => setImmediate(r));
+  assert.equal(tab2.accessToken, tab1.accessToken); // the login was shared
+  await time.advance(TTL * 1000);
+  const [a, b] = await Promise.all([tab1.fetch("/api/me"), tab2.fetch("/api/me")]);
+  assert.equal(a.status, 200);
+  assert.equal(b.status, 200);
+  assert.equal(server.refreshes, 1);
+});
+
+test("never arms a timer longer than 2^31-1 ms", async () => {
+  const time = fakeTime();
+  const delays = [];
+  const timers = {
+    setTimeout: (fn, ms) => (delays.push(ms), time.timers.setTimeout(fn, ms)),
+    clearTimeout: time.timers.clearTimeout,
+  };
+  globalThis.document = { visibilityState: "visible" };
+  try {
+    const server = fakeServer(time);
+    server.issue = () => ({ access_token: token(Math.floor(time.now() / 1000), 100 * 86400), expires_in: 1 });
+    const auth = createAuth({ fetch: server.fetch, now: time.now, timers, locks: null, channel: null, storage: null });
+    await auth.login("alice", "pw");
+    assert.ok(delays.length > 0 && delays.every((ms) => ms <= 2 ** 31 - 1));
+    auth.close();
+  } finally {
+    delete globalThis.document;
+  }
+});
