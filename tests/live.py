@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from starlette.types import ASGIApp
@@ -16,6 +18,7 @@ from tessera import Tessera
 from tessera.http.server import bind_socket, build_server, url_of
 from tests.conftest import PASSWORD, make_settings
 
+T = TypeVar("T")
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 POLL = 0.02
@@ -33,7 +36,14 @@ def add_user(data_dir: Path, username: str, role: str = "user") -> None:
         finally:
             await service.close()
 
-    asyncio.run(go())
+    run_async(go())
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a worker thread: works even where this thread already runs a loop
+    (Playwright's sync API does)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @contextmanager

@@ -11,7 +11,7 @@ function log(kind, text) {
   $("timeline-empty")?.remove();
   const item = document.createElement("li");
   const time = document.createElement("time");
-  time.textContent = new Date().toLocaleTimeString();
+  time.textContent = new Date().toLocaleTimeString([], { hour12: false });
   const tag = document.createElement("span");
   tag.className = `tag ${kind}`;
   tag.textContent = kind === "tab" ? "other tab" : kind;
@@ -58,7 +58,10 @@ auth.on("trace", (t) => {
   if (t.type === "request") log("request", `GET ${new URL(t.url, location.href).pathname} → ${t.status}`);
   if (t.type === "retry") log("request", `retry ${new URL(t.url, location.href).pathname} → ${t.status}`);
   if (t.type === "refresh-start") log("refresh", "POST /auth/refresh …");
-  if (t.type === "refresh-done") log(t.status === 200 ? "refresh" : "error", `/auth/refresh → ${t.status}`);
+  if (t.type === "refresh-done") {
+    const kind = t.status === 200 ? "refresh" : t.status === 401 ? "info" : "error";
+    log(kind, `/auth/refresh → ${t.status}${t.status === 401 ? " (no live session)" : ""}`);
+  }
   if (t.type === "broadcast-received") log("tab", "new access token handed over by another tab");
   if (t.type === "broadcast-logout") log("tab", "signed out in another tab");
 });

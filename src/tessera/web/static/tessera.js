@@ -200,7 +200,7 @@ export function createAuth(options = {}) {
 
   /** @param {string} reason @param {boolean} tell whether to tell the other tabs */
   function end(reason, tell) {
-    const had = current !== null || !loggedOut;
+    const had = current !== null; // no event when there was no session (a first visit)
     current = null;
     loggedOut = true;
     bumpGeneration();

@@ -1,0 +1,223 @@
+"""The browser client, the demo app and the decoder in real Chromium (Debian's), via Playwright.
+
+The server runs in-process on a real socket with a manual clock; the browser's clock is
+Playwright's fake clock. The test moves both together instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tessera import ManualClock, Tessera
+from tessera.sessions import ClientInfo
+from tests.conftest import PASSWORD, make_settings
+from tests.live import add_user, in_process_server, run_async
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+TTL = 30  # seconds; lead = min(60, TTL / 3) = 10 s
+LEEWAY = 2
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("Chromium is required in CI: apt-get install -y chromium")
+    pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+
+
+@dataclass
+class Live:
+    url: str
+    service: Tessera
+    clock: ManualClock
+    context: BrowserContext
+
+    def refreshes(self, outcome: str = "rotated") -> int:
+        value = self.service.metrics.registry.get_sample_value(
+            "tessera_refreshes_total", {"outcome": outcome}
+        )
+        return int(value or 0)
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's and the browser's clocks together."""
+        self.clock.advance(seconds)
+        self.context.clock.fast_forward(int(seconds * 1000))
+
+    def open(self, path: str = "/") -> Page:
+        page = self.context.new_page()
+        page.goto(self.url + path)
+        return page
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path, browser: Browser) -> Iterator[Live]:
+    data_dir = tmp_path / "server"
+    add_user(data_dir, "alice")
+    clock = ManualClock()
+    service = Tessera(make_settings(data_dir, access_ttl=TTL, leeway=LEEWAY), clock=clock)
+    with in_process_server(service) as url:
+        url = url.replace("127.0.0.1", "localhost")  # a secure context for Secure cookies
+        context = browser.new_context()
+        context.clock.install(time=clock.now())
+        try:
+            yield Live(url, service, clock, context)
+        finally:
+            context.close()
+
+
+def sign_in(page: Page) -> None:
+    page.fill("#username", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector("#session-card:not(.hidden)")
+    expect(page.locator("#fact-sub")).not_to_have_text("–")  # noqa: RUF001 - the placeholder
+
+
+def timeline(page: Page) -> list[str]:
+    return page.locator("#timeline li").all_inner_texts()
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_login_call_expire_refresh_call(live: Live) -> None:
+    page = live.open()
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.wait_for_selector("text=no session: sign in")
+    failed.clear()  # the silent restore on load finds no session: that 401 is expected
+    sign_in(page)
+    page.click("#call-button")
+    expect(page.locator("#timeline li[data-kind=request]").nth(1)).to_be_visible()
+    before = live.refreshes()
+    live.advance(TTL - 5)  # into the lead window: the visible tab refreshes ahead of expiry
+    expect(page.locator("#fact-refreshes")).to_have_text("1")
+    live.advance(10)  # the old token has expired by now; the new one has not
+    page.click("#call-button")
+    expect(page.locator("#timeline li[data-kind=request]").nth(2)).to_be_visible()
+    assert live.refreshes() == before + 1
+    assert failed == []  # not a single failed request
+    assert any("/auth/refresh → 200" in line for line in timeline(page))
+    screenshot(page, "demo")
+
+
+def test_two_tabs_rotate_once_per_expiry(live: Live) -> None:
+    first = live.open()
+    sign_in(first)
+    second = live.open()
+    second.wait_for_selector("#session-card:not(.hidden)")  # restored through the cookie
+    before = live.refreshes()
+    earlier = {id(page): len(timeline(page)) for page in (first, second)}
+    live.advance(TTL - 5)
+    for page in (first, second):
+        expect(page.locator("#fact-refreshes")).not_to_have_text("0", timeout=10_000)
+    for page in (first, second):
+        requests = page.locator("#timeline li[data-kind=request]")
+        seen = requests.count()
+        page.click("#call-button")
+        expect(requests).to_have_count(seen + 1)
+        expect(requests.first).to_contain_text("GET /api/me → 200")
+    handed_over = [
+        line
+        for page in (first, second)
+        for line in timeline(page)[: len(timeline(page)) - earlier[id(page)]]  # newest first
+        if "another tab" in line
+    ]
+    assert len(handed_over) == 1  # one tab refreshed, the other got its token
+    assert live.refreshes() == before + 1
+    assert live.refreshes("grace") == 0
+    screenshot(second, "demo-second-tab")
+
+
+def test_server_side_revoke_logs_out_without_looping(live: Live) -> None:
+    page = live.open()
+    sign_in(page)
+    revoke_all(live, page.inner_text("#fact-sub"))
+    live.advance(TTL - 5)
+    page.wait_for_selector("#login-card:not(.hidden)")
+    assert any("session ended" in line for line in timeline(page))
+    live.advance(TTL * 3)  # time passes: no further refresh attempts
+    page.wait_for_timeout(200)
+    assert live.refreshes("invalid") == 1
+
+
+def test_reload_restores_the_session(live: Live) -> None:
+    page = live.open()
+    sign_in(page)
+    sub = page.inner_text("#fact-sub")
+    page.reload()
+    page.wait_for_selector("#session-card:not(.hidden)")
+    expect(page.locator("#fact-sub")).to_have_text(sub)
+
+
+def test_decoder_shows_dates_and_makes_no_requests(live: Live) -> None:
+    with httpx.Client(base_url=live.url) as client:
+        tokens = client.post(
+            "/auth/login", json={"username": "alice", "password": PASSWORD, "transport": "body"}
+        ).json()
+        jwks = client.get("/.well-known/jwks.json").text
+    page = live.context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(live.url + "/decoder")
+    page.fill("#token", tokens["access_token"])
+    assert page.inner_text("#badge") == "valid"
+    assert page.inner_text("#relative").startswith("expires in")
+    exp = tokens["expires_at"]
+    utc = datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert utc in page.inner_text("#times")
+    page.fill("#key", jwks)
+    page.click("#verify")
+    expect(page.locator("#verify-result")).to_contain_text("Signature verified")
+    live.context.clock.fast_forward((TTL + 5) * 1000)
+    expect(page.locator("#badge")).to_have_text("expired")
+    assert page.inner_text("#relative").startswith("expired")
+    screenshot(page, "decoder")
+    assert requests == [live.url + "/decoder"]  # the document itself, and nothing else
+
+
+def revoke_all(live: Live, subject: str) -> None:
+    """Revoke through a second service on the same database, as `tessera sessions revoke`
+    would (the server's own store belongs to the server thread's event loop)."""
+
+    async def run() -> None:
+        admin = Tessera(live.service.settings, clock=live.clock)
+        try:
+            await admin.start()
+            await admin.sessions.revoke_all(subject, "admin_revoked", ClientInfo())
+        finally:
+            await admin.close()
+
+    run_async(run())
