@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+LISTENING = re.compile(r"Tessera listening on (http://\S+)")
 DEMO = re.compile(r"demo login: username '(\S+)', password '(\S+)'")
 
 
@@ -51,8 +52,8 @@ def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
                 line = process.stdout.readline()
                 if not line:
                     break
-                if line.startswith("Tessera listening on "):
-                    url = line.split()[-1]
+                if match := LISTENING.search(line):
+                    url = match.group(1)
                 if match := DEMO.search(line):
                     username, password = match.groups()
             if not (url and username and password):

@@ -14,6 +14,7 @@ from tessera.service import Tessera
 from tessera.store import UserExists
 
 DEMO_USER = "demo"
+DEMO_ACCESS_TTL = 30.0
 
 
 async def _demo_user(auth: Tessera) -> str:
@@ -35,6 +36,9 @@ def serve(
 ) -> None:
     """Run the auth server."""
     settings = load_settings(data_dir)
+    if demo and "access_ttl" not in settings.model_fields_set:
+        # Short enough to watch a refresh happen in the demo page within a minute.
+        settings = settings.model_copy(update={"access_ttl": DEMO_ACCESS_TTL})
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -44,12 +48,15 @@ def serve(
 
     async def main() -> None:
         await auth.start()
-        typer.echo(f"Tessera listening on {url}")
+        typer.echo(f"Tessera listening on {url}   (open it in a browser for the demo app)")
         typer.echo(f"  data dir: {settings.data_dir.resolve()}")
-        typer.echo(f"  JWKS:     {url}/.well-known/jwks.json   API docs: {url}/docs")
+        typer.echo(
+            f"  decoder:  {url}/decoder   JWKS: {url}/.well-known/jwks.json   API: {url}/docs"
+        )
         if demo:
             password = await _demo_user(auth)
             typer.echo(f"  demo login: username '{DEMO_USER}', password '{password}'")
+            typer.echo(f"  access tokens last {settings.access_ttl:g} s: watch them refresh")
             typer.echo(
                 f"  try: curl -s {url}{settings.prefix}/login -H 'content-type: application/json'"
                 f' -d \'{{"username":"{DEMO_USER}","password":"{password}","transport":"body"}}\''
