@@ -6,6 +6,8 @@ Playwright's fake clock. The test moves both together instead of sleeping.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ import pytest
 
 from tessera import ManualClock, Tessera
 from tessera.sessions import ClientInfo
+from tessera.tokens import AccessTokenPolicy, SigningKey, generate_key
 from tests.conftest import PASSWORD, make_settings
 from tests.live import add_user, in_process_server, run_async
 
@@ -33,6 +36,7 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is required in CI: apt-get install -y chromium")
     pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
+from joserfc.jwk import OctKey  # noqa: E402
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
 
 
@@ -221,3 +225,50 @@ def revoke_all(live: Live, subject: str) -> None:
             await admin.close()
 
     run_async(run())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned(header: dict[str, object], claims: dict[str, object]) -> str:
+    return ".".join([_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), ""])
+
+
+def test_decoder_warnings_and_other_keys(live: Live) -> None:
+    page = live.context.new_page()
+    page.goto(live.url + "/decoder")
+    now = int(live.clock.now())
+    page.fill("#token", _unsigned({"alg": "none"}, {"sub": "x", "nbf": now + 3600}))
+    warnings = page.inner_text("#warnings")
+    assert 'alg is "none"' in warnings
+    assert "no exp" in warnings
+    assert "nbf is in the future" in warnings
+    assert page.inner_text("#badge") == "not yet valid"
+    page.fill("#token", _unsigned({"alg": "RS256"}, {"iat": now, "exp": now + 3 * 86400}))
+    assert "more than 24 h" in page.inner_text("#warnings")
+    page.fill("#token", "not.a.token.at.all.really")
+    assert page.inner_text("#badge") == "malformed"
+
+    # HS256 with a shared secret, and RS256 with a PEM public key.
+    secret = "s" * 40
+    hs = generate_key("HS256")
+    hs = SigningKey(hs.kid, "HS256", OctKey.import_key(secret.encode()), hs.algorithm)
+    policy = AccessTokenPolicy(issuer="https://x", audience="y")
+    token, _ = policy.mint(hs, sub="u", role="r", sid="s", now=now, ttl=60)
+    page.fill("#token", token)
+    page.fill("#key", secret)
+    page.select_option("#key-kind", "secret")
+    page.click("#verify")
+    expect(page.locator("#verify-result")).to_contain_text("Signature verified (HS256")
+    page.fill("#key", "t" * 40)
+    page.click("#verify")
+    expect(page.locator("#verify-result")).to_contain_text("does NOT verify")
+
+    rsa = generate_key("RS256")
+    token, _ = policy.mint(rsa, sub="u", role="r", sid="s", now=now, ttl=60)
+    page.fill("#token", token)
+    page.fill("#key", rsa.key.as_pem(private=False).decode())
+    page.select_option("#key-kind", "auto")
+    page.click("#verify")
+    expect(page.locator("#verify-result")).to_contain_text("Signature verified (RS256, PEM")
