@@ -141,11 +141,36 @@ def import_pem(pem: bytes) -> SigningKey:
     return _bind(key, alg)
 
 
+def from_public_pem(pem: bytes) -> SigningKey:
+    """A verification key from a PEM public key (SPKI); its algorithm follows from its type."""
+    try:
+        key = import_key(pem)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise KeyMaterialError(f"not a usable PEM public key: {exc}") from exc
+    return _bind(key, _algorithm_for(key))
+
+
+def from_secret(secret: bytes) -> SigningKey:
+    """An HS256 key from a shared secret (at least 32 bytes: RFC 7518 §3.2)."""
+    try:
+        key = OctKey.import_key(secret)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise KeyMaterialError(f"not a usable HMAC secret: {exc}") from exc
+    return _bind(key, "HS256")
+
+
+def _algorithm_for(key: Key) -> str:
+    if isinstance(key, RSAKey):
+        return "RS256"
+    if isinstance(key, ECKey) and key.curve_name == "P-256":
+        return "ES256"
+    if isinstance(key, OKPKey) and key.curve_name == "Ed25519":
+        return "EdDSA"
+    raise KeyMaterialError("supported key types: RSA (RS256), EC P-256 (ES256), Ed25519 (EdDSA)")
+
+
 def from_public_jwk(jwk: dict[str, Any], alg: str | None = None) -> SigningKey:
-    """A verification key from a JWKS entry; its algorithm is pinned by `alg` or the JWK's own."""
-    bound_alg = alg or jwk.get("alg")
-    if not isinstance(bound_alg, str):
-        raise KeyMaterialError("a JWK without `alg` needs an explicit algorithm")
+    """A verification key from a JWKS entry (public members only are used)."""
     kid = jwk.get("kid")
     if not isinstance(kid, str):
         raise KeyMaterialError("a JWK without `kid` cannot be selected")
@@ -154,4 +179,8 @@ def from_public_jwk(jwk: dict[str, Any], alg: str | None = None) -> SigningKey:
         key = import_key(public)
     except (JoseError, ValueError, TypeError) as exc:
         raise KeyMaterialError(f"unusable JWK: {exc}") from exc
+    # Pinned: the caller's choice, else the JWK's own `alg`, else the one its key type implies.
+    bound_alg = alg or jwk.get("alg") or _algorithm_for(key)
+    if not isinstance(bound_alg, str):
+        raise KeyMaterialError("the JWK's alg is not a string")
     return _bind(key, bound_alg, kid)
