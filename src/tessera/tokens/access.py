@@ -26,8 +26,13 @@ TOKEN_TYPE = "at+jwt"
 # Header parameters Tessera understands. Anything else (jwk, jku, x5u, x5c, crit, b64, zip,
 # enc, …) is refused rather than ignored: a header never supplies a key or changes processing.
 ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})
-REQUIRED_STRINGS = ("iss", "sub", "role", "sid", "jti")
-REQUIRED_TIMES = ("iat", "nbf", "exp")
+STRING_CLAIMS = ("iss", "sub", "role", "sid", "jti")
+TIME_CLAIMS = ("iat", "nbf", "exp")
+# What Tessera's own tokens always carry, and the minimum RFC 9068 asks of any issuer's
+# (`exp` and `iat` are required in every profile: no token without an end, or a lifetime).
+TESSERA_CLAIMS = frozenset(STRING_CLAIMS + TIME_CLAIMS)
+RFC9068_CLAIMS = frozenset({"iss", "sub", "jti", "iat", "exp"})
+ACCESS_TOKEN_TYPES = (TOKEN_TYPE, "application/" + TOKEN_TYPE)
 MAX_NUMERIC_DATE = 2**53  # beyond this a NumericDate is not a time, and floats lose precision
 
 
@@ -84,6 +89,8 @@ class AccessTokenPolicy:
     leeway: float = 10.0
     max_lifetime: float = 86400.0
     max_bytes: int = 8192
+    required: frozenset[str] = TESSERA_CLAIMS
+    token_types: tuple[str, ...] = ACCESS_TOKEN_TYPES
 
     def mint(
         self,
@@ -156,7 +163,7 @@ class AccessTokenPolicy:
                 "header parameters not accepted: " + ", ".join(sorted(unknown)),
             )
         typ = header.get("typ")
-        if not isinstance(typ, str) or typ.lower() not in (TOKEN_TYPE, "application/" + TOKEN_TYPE):
+        if not isinstance(typ, str) or typ.lower() not in self.token_types:
             raise InvalidToken("wrong_type", "token is not an access token (typ at+jwt)")
         alg, kid = header.get("alg"), header.get("kid")
         if not isinstance(alg, str) or not isinstance(kid, str):
@@ -171,13 +178,20 @@ class AccessTokenPolicy:
         return key
 
     def _claims(self, payload: dict[str, Any], now: float) -> AccessClaims:
-        for name in REQUIRED_STRINGS:
+        strings: dict[str, str] = {}
+        for name in STRING_CLAIMS:
             value = payload.get(name)
-            if not isinstance(value, str) or not value:
+            if value is None and name not in self.required:
+                strings[name] = ""
+            elif not isinstance(value, str) or not value:
                 raise InvalidToken("invalid_claim", f"claim {name!r} missing or not a string")
+            else:
+                strings[name] = value
         times: dict[str, float] = {}
-        for name in REQUIRED_TIMES:
+        for name in TIME_CLAIMS:
             value = payload.get(name)
+            if value is None and name == "nbf" and name not in self.required:
+                continue
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
@@ -186,7 +200,7 @@ class AccessTokenPolicy:
             ):
                 raise InvalidToken("invalid_claim", f"claim {name!r} missing or not a NumericDate")
             times[name] = value
-        if payload["iss"] != self.issuer:
+        if strings["iss"] != self.issuer:
             raise InvalidToken("wrong_issuer", "token is from another issuer")
         aud = payload.get("aud")
         if isinstance(aud, str):
@@ -197,7 +211,8 @@ class AccessTokenPolicy:
             raise InvalidToken("invalid_claim", "claim 'aud' missing or malformed")
         if not audience_ok:
             raise InvalidToken("wrong_audience", "token is for another audience")
-        exp, nbf, iat = times["exp"], times["nbf"], times["iat"]
+        exp, iat = times["exp"], times["iat"]
+        nbf = times.get("nbf", iat)
         if exp <= iat or exp - iat > self.max_lifetime:
             raise InvalidToken("invalid_lifetime", "token lifetime is out of bounds")
         if now >= exp + self.leeway:
@@ -206,17 +221,13 @@ class AccessTokenPolicy:
             raise InvalidToken("not_yet_valid", "token is not valid yet")
         if now + self.leeway < iat:
             raise InvalidToken("not_yet_valid", "token was issued in the future")
-        extra = {
-            k: v
-            for k, v in payload.items()
-            if k not in REQUIRED_STRINGS + REQUIRED_TIMES + ("aud",)
-        }
+        extra = {k: v for k, v in payload.items() if k not in TESSERA_CLAIMS and k != "aud"}
         return AccessClaims(
-            sub=payload["sub"],
-            role=payload["role"],
-            sid=payload["sid"],
-            jti=payload["jti"],
-            iss=payload["iss"],
+            sub=strings["sub"],
+            role=strings["role"],
+            sid=strings["sid"],
+            jti=strings["jti"],
+            iss=strings["iss"],
             aud=aud,
             iat=iat,
             nbf=nbf,

@@ -1,0 +1,172 @@
+"""`Verifier`: access-token verification for services other than the auth server.
+
+The same `AccessTokenPolicy` as the server (one implementation of the token rules), keys from
+a JWKS held in memory, and a bounded cache of tokens already verified: keyed by the exact token
+string, an entry lives until the token's `exp` — never longer — and is dropped when its key
+leaves the JWKS. A repeated token then costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio.to_thread
+import httpx
+
+from tessera.clock import Clock, SystemClock
+from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken
+from tessera.tokens.access import ACCESS_TOKEN_TYPES, TESSERA_CLAIMS
+from tessera.tokens.strict_json import StrictJSONError, b64url_decode, loads_object
+from tessera.verify.jwks import JWKSCache
+
+DEFAULT_CACHE_SIZE = 10_000
+
+
+class Verifier:
+    """Verify Tessera access tokens (or any issuer's RFC 9068-style JWTs) without calling the
+    auth server. `verify(token)` returns the claims or raises `InvalidToken` (its `reason`:
+    `expired`, `not_yet_valid`, `bad_signature`, `malformed`, `wrong_audience`, …).
+
+    For another issuer's tokens pass `required_claims=RFC9068_CLAIMS` (no `role`/`sid`/`nbf`
+    needed) and, if it does not type its tokens `at+jwt`, `token_types=("at+jwt", "jwt")`."""
+
+    def __init__(
+        self,
+        jwks_url: str | None = None,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 10.0,
+        max_lifetime: float = 86400.0,
+        max_bytes: int = 8192,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        required_claims: frozenset[str] = TESSERA_CLAIMS,
+        token_types: tuple[str, ...] = ACCESS_TOKEN_TYPES,
+        clock: Clock | None = None,
+        jwks: JWKSCache | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not 0 <= leeway <= 30:
+            raise ValueError("leeway must be between 0 and 30 seconds (RFC 8725: keep it small)")
+        self._clock = clock or SystemClock()
+        self.policy = AccessTokenPolicy(
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            max_lifetime=max_lifetime,
+            max_bytes=max_bytes,
+            required=frozenset(required_claims),
+            token_types=tuple(t.lower() for t in token_types),
+        )
+        if jwks is None:
+            if jwks_url is None:
+                raise ValueError("give jwks_url=…, or use Verifier.from_jwks(…)")
+            jwks = JWKSCache(jwks_url, clock=self._clock, transport=transport)
+        self.jwks = jwks
+        self.jwks._on_change = self._forget_retired_keys
+        self._cache: dict[str, AccessClaims] = {}
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_jwks(
+        cls, document: Mapping[str, Any], *, issuer: str, audience: str, **options: Any
+    ) -> Verifier:
+        """A verifier over a fixed key set (no fetching)."""
+        clock = options.get("clock")
+        return cls(
+            issuer=issuer,
+            audience=audience,
+            jwks=JWKSCache(document=document, clock=clock),
+            **options,
+        )
+
+    # verification ----------------------------------------------------------------------------
+
+    def verify(self, token: str) -> AccessClaims:
+        """Claims of a valid token, or `InvalidToken`. May fetch the JWKS (blocking) when it is
+        stale or the token names an unknown key; use `averify` in async code."""
+        hit = self._cached(token)
+        if hit is not None:
+            return hit
+        self.jwks.refresh_if_stale()
+        return self._verify(token, refetch=True)
+
+    async def averify(self, token: str) -> AccessClaims:
+        """`verify` for async code: any JWKS fetch runs in a worker thread."""
+        hit = self._cached(token)
+        if hit is not None:
+            return hit
+        if self.jwks.stale:
+            await anyio.to_thread.run_sync(self.jwks.refresh_if_stale)
+        try:
+            return self._verify(token, refetch=False)
+        except InvalidToken as exc:
+            kid = self._unknown_kid(exc, token)
+            if (
+                kid is None
+                or await anyio.to_thread.run_sync(self.jwks.refresh_for_unknown, kid) is None
+            ):
+                raise
+            return self._verify(token, refetch=False)
+
+    def _cached(self, token: str) -> AccessClaims | None:
+        claims = self._cache.get(token)
+        if claims is None:
+            return None
+        if self._clock.now() < claims.exp:
+            return claims
+        self._cache.pop(token, None)  # never kept past exp
+        return None
+
+    def _verify(self, token: str, *, refetch: bool) -> AccessClaims:
+        now = self._clock.now()
+        try:
+            claims = self.policy.verify(token, self.jwks.lookup, now)
+        except InvalidToken as exc:
+            kid = self._unknown_kid(exc, token) if refetch else None
+            if kid is None or self.jwks.refresh_for_unknown(kid) is None:
+                raise
+            claims = self.policy.verify(token, self.jwks.lookup, self._clock.now())
+        self._remember(token, claims)
+        return claims
+
+    @staticmethod
+    def _unknown_kid(exc: InvalidToken, token: str) -> str | None:
+        if exc.reason != "unknown_key":
+            return None
+        try:
+            kid = loads_object(b64url_decode(token.split(".", 1)[0])).get("kid")
+        except (StrictJSONError, IndexError):
+            return None
+        return kid if isinstance(kid, str) else None
+
+    def _remember(self, token: str, claims: AccessClaims) -> None:
+        if len(self._cache) >= self._cache_size:
+            # Evict the oldest entry (dicts keep insertion order): bounded, O(1).
+            self._cache.pop(next(iter(self._cache)), None)
+        self._cache[token] = claims
+
+    def _forget_retired_keys(self, kids: frozenset[str]) -> None:
+        """The JWKS changed: drop cached tokens whose key is gone (rare, so parse here)."""
+        for token in [t for t in self._cache if _header_kid(t) not in kids]:
+            self._cache.pop(token, None)
+
+    # health ----------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "jwks_url": self.jwks.url,
+            "keys": sorted(self.jwks.kids),
+            "jwks_healthy": self.jwks.healthy,
+            "last_error": self.jwks.last_error,
+            "cached_tokens": len(self._cache),
+        }
+
+
+def _header_kid(token: str) -> str:
+    try:
+        kid = loads_object(b64url_decode(token.split(".", 1)[0])).get("kid")
+    except (StrictJSONError, IndexError):
+        return ""
+    return kid if isinstance(kid, str) else ""
