@@ -1,8 +1,8 @@
-"""Bearer access tokens on incoming requests (RFC 6750): extract, verify, check the role."""
+"""Bearer access tokens on the auth server's own routes (RFC 6750): extract, verify, check the
+role. The challenges and refusals are the same ones every verifier adapter uses."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -10,71 +10,53 @@ from fastapi import Request
 
 from tessera.http.errors import AuthHTTPError
 from tessera.tokens import AccessClaims, InvalidToken
+from tessera.verify.refusal import Refusal, check_role, refusal_for, roles_of
+from tessera.verify.refusal import bearer_token as parse_bearer
+from tessera.verify.refusal import invalid_token as invalid_token_refusal
 
 if TYPE_CHECKING:
     from tessera.service import Tessera
 
-REALM = "tessera"
-_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+def http_error(refusal: Refusal) -> AuthHTTPError:
+    return AuthHTTPError(refusal.status, refusal.error, refusal.description, refusal.headers)
 
 
-def _quoted(text: str) -> str:
-    """RFC 6750 §3: error_description may only hold these characters."""
-    return _UNSAFE.sub("?", text)
-
-
-def challenge(error: str | None = None, description: str | None = None) -> str:
-    parts = [f'Bearer realm="{REALM}"']
-    if error:
-        parts.append(f'error="{error}"')
-    if description:
-        parts.append(f'error_description="{_quoted(description)}"')
-    return ", ".join(parts)
-
-
-def invalid_token(description: str, *, missing: bool = False) -> AuthHTTPError:
-    header = challenge() if missing else challenge("invalid_token", description)
-    return AuthHTTPError(401, "invalid_token", description, {"WWW-Authenticate": header})
-
-
-def insufficient_scope(description: str) -> AuthHTTPError:
-    return AuthHTTPError(
-        403,
-        "insufficient_scope",
-        description,
-        {"WWW-Authenticate": challenge("insufficient_scope", description)},
-    )
+def invalid_token(description: str) -> AuthHTTPError:
+    return http_error(invalid_token_refusal(description))
 
 
 def bearer_token(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer …` header, or None when there is no such header."""
+    """The bearer token, None when there is no Authorization header, 401 when it is not one."""
     header = request.headers.get("authorization")
     if header is None:
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise invalid_token("authorization header is not a bearer token")
-    return token.strip()
+    try:
+        return parse_bearer(header)
+    except Refusal as refusal:
+        raise http_error(refusal) from None
 
 
 async def verify_request(auth: Tessera, request: Request) -> AccessClaims:
-    token = bearer_token(request)
-    if token is None:
-        raise invalid_token("missing bearer token", missing=True)
     try:
+        token = parse_bearer(request.headers.get("authorization"))
         return await auth.verify_access_token(token)
+    except Refusal as refusal:
+        raise http_error(refusal) from None
     except InvalidToken as exc:
         auth.metrics.rejected_tokens.labels(exc.reason).inc()
-        raise invalid_token(exc.description) from None
+        raise http_error(refusal_for(exc)) from None
 
 
 def require(auth: Tessera, role: str | None = None) -> Callable[[Request], Awaitable[AccessClaims]]:
     """Build the FastAPI dependency behind `Tessera.require`."""
+    roles = roles_of(role)
 
     async def dependency(request: Request) -> AccessClaims:
         claims = await verify_request(auth, request)
-        if role is not None and claims.role != role:
-            raise insufficient_scope(f"this needs the {role!r} role")
-        return claims
+        try:
+            return check_role(claims, roles)
+        except Refusal as refusal:
+            raise http_error(refusal) from None
 
     return dependency

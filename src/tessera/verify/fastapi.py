@@ -1,0 +1,34 @@
+"""FastAPI: `Depends(require(verifier, role="admin"))` gives the verified claims or answers
+401/403 (RFC 6750 challenge, the contract's error body with Tessera's error handlers)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+
+from fastapi import Request
+
+from tessera.http.errors import AuthHTTPError
+from tessera.tokens import AccessClaims, InvalidToken
+from tessera.verify.refusal import Refusal, bearer_token, check_role, refusal_for, roles_of
+from tessera.verify.verifier import Verifier
+
+
+def require(
+    verifier: Verifier, role: str | Collection[str] | None = None
+) -> Callable[[Request], Awaitable[AccessClaims]]:
+    roles = roles_of(role)
+
+    async def dependency(request: Request) -> AccessClaims:
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            try:
+                claims = await verifier.averify(token)
+            except InvalidToken as exc:
+                raise refusal_for(exc) from None
+            return check_role(claims, roles)
+        except Refusal as refusal:
+            raise AuthHTTPError(
+                refusal.status, refusal.error, refusal.description, refusal.headers
+            ) from None
+
+    return dependency

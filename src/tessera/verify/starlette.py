@@ -1,0 +1,73 @@
+"""Starlette: an `AuthenticationBackend` for `AuthenticationMiddleware`.
+
+    backend = TesseraBackend(verifier)
+    app.add_middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)
+
+`request.user` is a `TesseraUser` (or unauthenticated when no token was sent); its scopes are
+"authenticated" and the token's role, so Starlette's `@requires("admin")` works. A bad token
+is answered 401 with the RFC 6750 challenge and the contract's error body.
+"""
+
+from __future__ import annotations
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+
+from tessera.tokens import AccessClaims, InvalidToken
+from tessera.verify.refusal import Refusal, bearer_token, refusal_for
+from tessera.verify.verifier import Verifier
+
+
+class TesseraUser(BaseUser):
+    def __init__(self, claims: AccessClaims) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.claims.sub
+
+    @property
+    def identity(self) -> str:
+        return self.claims.sub
+
+
+class _Refused(AuthenticationError):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.description)
+        self.refusal = refusal
+
+
+class TesseraBackend(AuthenticationBackend):
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        header = conn.headers.get("authorization")
+        if header is None:
+            return None
+        try:
+            claims = await self.verifier.averify(bearer_token(header))
+        except InvalidToken as exc:
+            raise _Refused(refusal_for(exc)) from None
+        except Refusal as refusal:
+            raise _Refused(refusal) from None
+        return AuthCredentials(["authenticated", claims.role]), TesseraUser(claims)
+
+    @staticmethod
+    def on_error(_conn: HTTPConnection, exc: AuthenticationError) -> Response:
+        if isinstance(exc, _Refused):
+            refusal = exc.refusal
+            return JSONResponse(refusal.body, status_code=refusal.status, headers=refusal.headers)
+        return JSONResponse(
+            {"error": "invalid_token", "error_description": str(exc)}, status_code=401
+        )
