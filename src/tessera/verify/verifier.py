@@ -142,6 +142,8 @@ class Verifier:
         return kid if isinstance(kid, str) else None
 
     def _remember(self, token: str, claims: AccessClaims) -> None:
+        if self._cache_size <= 0:
+            return
         if len(self._cache) >= self._cache_size:
             # Evict the oldest entry (dicts keep insertion order): bounded, O(1).
             self._cache.pop(next(iter(self._cache)), None)
