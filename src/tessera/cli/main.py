@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tessera.cli import keys, sessions, users
+from tessera.cli.decode import decode
 from tessera.cli.serve import serve
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve)
+app.command("decode")(decode)
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sessions.app, name="sessions")

@@ -143,15 +143,23 @@ def import_pem(pem: bytes) -> SigningKey:
 
 def from_public_pem(pem: bytes) -> SigningKey:
     """A verification key from a PEM public key (SPKI); its algorithm follows from its type."""
+    if b"-----BEGIN" not in pem:
+        raise KeyMaterialError("not a PEM key")
     try:
-        key = import_key(pem)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # joserfc notes that the key type was inferred
+            key = import_key(pem)
     except (JoseError, ValueError, TypeError) as exc:
         raise KeyMaterialError(f"not a usable PEM public key: {exc}") from exc
+    if isinstance(key, OctKey):
+        raise KeyMaterialError("not a PEM public key")
     return _bind(key, _algorithm_for(key))
 
 
 def from_secret(secret: bytes) -> SigningKey:
     """An HS256 key from a shared secret (at least 32 bytes: RFC 7518 §3.2)."""
+    if secret.lstrip().startswith((b"-----BEGIN", b"ssh-", b"ecdsa-")):
+        raise KeyMaterialError("that is a public or private key, not a shared secret")
     try:
         key = OctKey.import_key(secret)
     except (JoseError, ValueError, TypeError) as exc:
@@ -174,6 +182,11 @@ def from_public_jwk(jwk: dict[str, Any], alg: str | None = None) -> SigningKey:
     kid = jwk.get("kid")
     if not isinstance(kid, str):
         raise KeyMaterialError("a JWK without `kid` cannot be selected")
+    if jwk.get("use", "sig") != "sig":
+        raise KeyMaterialError("this JWK is not for signatures")
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise KeyMaterialError("this JWK's key_ops do not allow verify")
     public = {k: v for k, v in jwk.items() if k not in {"d", "p", "q", "dp", "dq", "qi", "k"}}
     try:
         key = import_key(public)
