@@ -1,15 +1,18 @@
 """The refresh-token state machine against a small pure-Python model (hypothesis stateful).
 
 Each run drives a real `Sessions` over a fresh SQLite file with a manual clock, through random
-sequences of: open, refresh with the current token (alone, or from several callers at once),
-replay the previous token, replay an older token, present garbage or a tampered token, logout
-(with any generation's token), revoke one session, revoke all of a subject's sessions, and moves
-of the clock (fixed steps, and jumps to just before / exactly at / just after a session's grace,
-idle and absolute deadlines).
+sequences of: open; refresh with the current token (alone, from several callers at once, or as
+a steady client every N seconds, up to and across the absolute deadline); rotate then retry the
+same token after a gap (lost response, second tab); replay the previous token; replay an older
+token; present garbage or a tampered token; logout (with any generation's token); revoke one
+session (as its owner, or as someone else: refused); revoke all of a subject's sessions; and
+moves of the clock (fixed steps, and jumps to just before / exactly at / just after a session's
+grace, idle or absolute deadline, optionally presenting a token right there).
 
 The model (DESIGN.md, "Refresh token"):
 - a session is alive while not revoked, `now < created_at + max_age` and
-  `now < last_used_at + idle_ttl`; `last_used_at` moves only on a rotation;
+  `now < last_used_at + idle_ttl` (a deadline is the first instant that refuses, as
+  `Issued.refresh_expires_at` says); `last_used_at` moves only on a rotation;
 - a dead session refuses every token with a plain `InvalidGrant` and revokes nothing new;
 - the current token rotates: a new, never-seen token, the old one becomes "previous"; when
   several callers present it at once, exactly one rotates and all get the same new token;
@@ -135,8 +138,11 @@ garbage = st.one_of(
 # Mostly small moves around the grace window, sometimes big ones past idle or max_age.
 SMALL_STEPS = st.sampled_from([0.5, 1.0, 5.0, 9.5, 10.0, 10.5, 11.0, 30.0])
 LARGE_STEPS = st.sampled_from([50.0, 99.5, 100.0, 100.5, 150.0, 300.0])
-PICK = st.integers(min_value=0, max_value=15)
 STEPS = st.one_of(SMALL_STEPS, SMALL_STEPS, SMALL_STEPS, LARGE_STEPS)
+# Exactly the boundary half of the time, else just before or just after it.
+OFFSET = st.one_of(st.just(0.0), st.sampled_from([-0.5, 0.5]))
+RETRY_GAP = st.one_of(st.just(GRACE), SMALL_STEPS)
+PICK = st.integers(min_value=0, max_value=15)
 
 
 class SessionMachine(RuleBasedStateMachine):
@@ -155,7 +161,11 @@ class SessionMachine(RuleBasedStateMachine):
         self.model = Model()
         self.seen_alive: set[str] = set()  # sessions alive at the last invariant check
         self.checks = 0
-        self.run(upgrade(self.store.engine))
+        try:
+            self.run(upgrade(self.store.engine))
+        except BaseException:
+            self.teardown()  # hypothesis calls teardown only on a machine that was built
+            raise
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -322,7 +332,7 @@ class SessionMachine(RuleBasedStateMachine):
         for i in issued:
             self._check_issued(i, m)
 
-    @rule(anyone=st.booleans(), pick=PICK, gap=SMALL_STEPS)
+    @rule(anyone=st.booleans(), pick=PICK, gap=RETRY_GAP)
     def refresh_then_retry(self, anyone: bool, pick: int, gap: float) -> None:
         """A lost response or a second tab: rotate, then the same token comes back `gap` later."""
         m = self._choose(anyone, pick)
@@ -346,6 +356,25 @@ class SessionMachine(RuleBasedStateMachine):
             self._refresh(m, m.generation)
             if not m.alive(self.clock.now()):
                 break
+
+    @rule(
+        anyone=st.booleans(),
+        pick=PICK,
+        every=st.sampled_from([50.0, 99.5]),
+        offset=OFFSET,
+    )
+    def live_to_the_end(self, anyone: bool, pick: int, every: float, offset: float) -> None:
+        """A steady client up to its session's absolute deadline (just before, exactly at or
+        just after it), then one more refresh there: rotation kept the session from idling
+        out, yet the absolute lifetime holds."""
+        m = self._choose(anyone, pick)
+        end = m.expires_at + offset
+        while m.alive(self.clock.now()) and self.clock.now() + every < end:
+            self.clock.advance(every)
+            self._refresh(m, m.generation)
+        if self.clock.now() < end:
+            self.clock.advance(end - self.clock.now())
+        self._refresh(m, m.generation)
 
     @rule(token=garbage)
     def present_garbage(self, token: object) -> None:
@@ -405,7 +434,7 @@ class SessionMachine(RuleBasedStateMachine):
         anyone=st.booleans(),
         pick=PICK,
         deadline=st.sampled_from(["grace", "idle", "max_age"]),
-        offset=st.sampled_from([-0.5, 0.0, 0.5]),
+        offset=OFFSET,
         then=st.sampled_from(["wait", "present_current", "present_previous"]),
     )
     def advance_to_deadline(
