@@ -51,5 +51,10 @@ def test_bad_values_are_refused(name: str, value: object) -> None:
 def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     assert settings.resolved_database_url() == f"sqlite+aiosqlite:///{tmp_path / 'tessera.db'}"
-    explicit = Settings(database_url="postgresql://u@localhost/db")
+    explicit = Settings(database_url="postgresql://u@localhost/db", secret="x" * 32)
     assert explicit.resolved_database_url() == "postgresql+asyncpg://u@localhost/db"
+
+
+def test_a_shared_database_needs_a_shared_secret() -> None:
+    with pytest.raises(ValidationError, match="TESSERA_SECRET"):
+        Settings(database_url="postgresql://u@localhost/db")

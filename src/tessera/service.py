@@ -41,7 +41,12 @@ class Tessera:
         s = self.settings
         master = load_master_secret(s.secret.get_secret_value() if s.secret else None, s.data_dir)
         self._owns_store = store is None
-        self.store: Store = store or SQLStore.from_url(s.resolved_database_url())
+        self.store: Store = store or SQLStore.from_url(
+            s.resolved_database_url(),
+            pool_size=s.db_pool_size,
+            max_overflow=s.db_max_overflow,
+            statement_timeout=s.db_statement_timeout,
+        )
         self.keys = KeyRing(
             self.store,
             Sealer(master, "signing-keys"),

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         default=None,
         description="sqlite:///… (default: tessera.db in the data dir) or postgresql://…",
     )
+    redis_url: str | None = Field(
+        default=None, description="redis://… to share rate limits between replicas"
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_statement_timeout: PositiveFloat = 5.0
     issuer: str = "tessera"
     audience: str = "tessera"
     algorithm: Algorithm = "RS256"
@@ -99,7 +105,17 @@ class Settings(BaseSettings):
     def _check_lifetimes(self) -> Settings:
         if self.access_ttl > self.max_token_lifetime:
             raise ValueError("access_ttl must not exceed max_token_lifetime")
+        if not self.embedded and self.secret is None:
+            raise ValueError(
+                "TESSERA_SECRET is required with a shared database: every replica must open "
+                "the same sealed keys (a per-machine secret file cannot be shared)"
+            )
         return self
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite in one process: the default, where a generated secret file is enough."""
+        return self.resolved_database_url().startswith("sqlite")
 
     def resolved_database_url(self) -> str:
         """The database URL with the async driver named: what SQLAlchemy is given."""

@@ -23,7 +23,9 @@ from tessera.store.schema import audit_events, refresh_tokens, sessions, signing
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def connect(url: str) -> AsyncEngine:
+def connect(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, statement_timeout: float = 5.0
+) -> AsyncEngine:
     """An engine for `url` (already in `dialect+driver://` form), tuned per dialect."""
     if url.startswith("sqlite"):
         _make_parent_dir(url)
@@ -39,7 +41,24 @@ def connect(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # PostgreSQL: a bounded pool, and a statement timeout so one stuck query cannot hold a
+    # connection forever. Connections broken by an outage are discarded by SQLAlchemy on the
+    # first error, and the pool reconnects by itself once the server is back.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=statement_timeout,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": statement_timeout,
+            "command_timeout": statement_timeout * 2,
+            "server_settings": {
+                "statement_timeout": str(int(statement_timeout * 1000)),
+                "application_name": "tessera",
+            },
+        },
+    )
 
 
 def _make_parent_dir(url: str) -> None:
@@ -112,8 +131,8 @@ class SQLStore:
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def from_url(cls, url: str) -> SQLStore:
-        return cls(connect(url))
+    def from_url(cls, url: str, **options: Any) -> SQLStore:
+        return cls(connect(url, **options))
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
