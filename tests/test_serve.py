@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
-import queue
 import re
-import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn
 
 import httpx
 import pytest
 
 from tessera import ManualClock, Tessera
 from tests.conftest import PASSWORD, START, make_settings
-from tests.helpers import subprocess_env
-from tests.live import add_user, in_process_server
+from tests.live import add_user, in_process_server, serve
 
 pytestmark = pytest.mark.slow
 
@@ -38,83 +30,6 @@ DEMO_LOGIN = re.compile(r"demo login: username '([^']+)', password '([^']+)'")
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-# `tessera serve` as a subprocess -----------------------------------------------------------
-
-
-class Served:
-    """A running `tessera serve`: its stdout, line by line, with a deadline on every wait."""
-
-    def __init__(self, process: subprocess.Popen[str], stderr_path: Path) -> None:
-        self.process = process
-        self.stderr_path = stderr_path
-        self.seen: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        assert process.stdout is not None
-        self._pump = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
-        self._pump.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        # Keep draining after the start-up lines too, so the access log never fills the pipe.
-        for line in stream:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
-    def expect(self, pattern: re.Pattern[str], timeout: float = STARTUP_TIMEOUT) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.fail(f"no line matching {pattern.pattern!r} within {timeout} s")
-            try:
-                line = self._lines.get(timeout=min(left, 0.05))
-            except queue.Empty:
-                continue
-            if line is None:
-                self.fail(f"the server exited before printing {pattern.pattern!r}")
-            self.seen.append(line)
-            if match := pattern.search(line):
-                return match
-
-    def fail(self, why: str) -> NoReturn:
-        stdout = "\n".join(self.seen)
-        stderr = self.stderr_path.read_text(errors="replace")
-        pytest.fail(f"{why}\n--- stdout\n{stdout}\n--- stderr\n{stderr}")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-                raise
-        self._pump.join(timeout=STOP_TIMEOUT)
-        return self.process.returncode
-
-
-@contextmanager
-def serve(data_dir: Path, *args: str) -> Iterator[Served]:
-    env = subprocess_env()
-    stderr_path = data_dir.parent / f"{data_dir.name}.stderr"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [*COMMAND, "serve", "--port", "0", "--data-dir", str(data_dir), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            bufsize=1,
-            cwd=data_dir.parent,
-            env=env,
-        )
-    served = Served(process, stderr_path)
-    try:
-        yield served
-    finally:
-        served.stop()
 
 
 def test_serve_demo_login_refresh_logout(tmp_path: Path) -> None:
