@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,17 +13,11 @@ import pytest
 
 from tessera import ManualClock, Tessera
 from tests.conftest import PASSWORD, START, make_settings
-from tests.live import add_user, in_process_server, serve
+from tests.live import LISTENING, add_user, in_process_server, serve
 
 pytestmark = pytest.mark.slow
 
-STARTUP_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 10.0
-POLL = 0.02
-SCRIPT = Path(sys.executable).with_name("tessera")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tessera"]
-LISTENING = re.compile(r"Tessera listening on (http://\S+)")
 DEMO_LOGIN = re.compile(r"demo login: username '([^']+)', password '([^']+)'")
 
 
