@@ -11,7 +11,7 @@ from typing import Any
 
 from tessera.clock import Clock, SystemClock
 from tessera.http.bearer import require
-from tessera.http.limits import LoginLimiter
+from tessera.http.limits import RateLimits
 from tessera.http.metrics import Metrics
 from tessera.http.routes import build_router
 from tessera.keys import KeyRing
@@ -77,10 +77,13 @@ class Tessera:
         )
         self.users = UserDirectory(self.store, self.passwords, self.clock)
         self.authenticator: Authenticator = authenticator or self.users
-        self.login_limiter = LoginLimiter(
-            per_user=s.login_limit_per_user,
-            per_ip=s.login_limit_per_ip,
-            window=s.login_limit_window,
+        self.limits = RateLimits(
+            login_per_user=s.login_limit_per_user,
+            login_per_ip=s.login_limit_per_ip,
+            login_window=s.login_limit_window,
+            refresh_per_token=s.refresh_limit,
+            refresh_window=s.refresh_limit_window,
+            redis_url=s.redis_url,
         )
         self.metrics = Metrics()
         self._started = False

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     login_limit_per_user: int = Field(default=10, gt=0)
     login_limit_per_ip: int = Field(default=50, gt=0)
     login_limit_window: PositiveFloat = 900.0
+    refresh_limit: int = Field(default=60, gt=0, description="refreshes per refresh token")
+    refresh_limit_window: PositiveFloat = 60.0
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)

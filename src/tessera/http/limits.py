@@ -1,55 +1,123 @@
-"""Login rate limits: failed attempts per username and per client IP, in a sliding window.
+"""Rate limits: failed logins per username and per client IP, refreshes per refresh token.
 
-Counting is the `limits` library's job; storage is in memory for one process (the scale-out
-work swaps in Redis). Only failures count, and a limited caller is refused before any password
-work is spent. The sliding-window *counter* strategy is used rather than the moving window:
-it is O(1) per key, and clearing a key cannot race the in-memory store's expiry sweep.
+Counting is the `limits` library's job (sliding-window counters: O(1) per key). Storage is
+Redis when `TESSERA_REDIS_URL` is set, so every replica shares the counts, and memory
+otherwise. If Redis becomes unreachable the limits keep working per process (in memory) rather
+than either letting everything through or refusing every login; a warning says so.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import time
 
-from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, Storage
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from tessera.errors import RateLimited
 
+log = logging.getLogger("tessera.limits")
+RETRY_SHARED = 5.0  # seconds between attempts to reach an unreachable shared store
 
-class LoginLimiter:
+
+class RateLimits:
     def __init__(
-        self, per_user: int, per_ip: int, window: float, storage: Storage | None = None
+        self,
+        *,
+        login_per_user: int,
+        login_per_ip: int,
+        login_window: float,
+        refresh_per_token: int,
+        refresh_window: float,
+        redis_url: str | None = None,
     ) -> None:
-        seconds = max(1, math.ceil(window))
-        self._per_user = RateLimitItemPerSecond(per_user, seconds)
-        self._per_ip = RateLimitItemPerSecond(per_ip, seconds)
-        self._storage = storage
-        self._strategy: SlidingWindowCounterRateLimiter | None = None
+        self._per_user = _item(login_per_user, login_window)
+        self._per_ip = _item(login_per_ip, login_window)
+        self._per_token = _item(refresh_per_token, refresh_window)
+        self._redis_url = redis_url
+        self._shared: SlidingWindowCounterRateLimiter | None = None
+        self._local: SlidingWindowCounterRateLimiter | None = None
+        self._degraded_since: float | None = None
 
     @property
-    def _limiter(self) -> SlidingWindowCounterRateLimiter:
-        # Built on first use: the in-memory store starts a task on the running event loop.
-        if self._strategy is None:
-            self._strategy = SlidingWindowCounterRateLimiter(self._storage or MemoryStorage())
-        return self._strategy
+    def shared(self) -> bool:
+        return self._redis_url is not None
+
+    def _strategy(self, local: bool) -> SlidingWindowCounterRateLimiter:
+        # Built on first use: the stores start tasks and connections on the running loop.
+        if local or self._redis_url is None:
+            if self._local is None:
+                self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
+            return self._local
+        if self._shared is None:
+            storage: Storage = RedisStorage(
+                "async+" + self._redis_url,
+                implementation="redispy",
+                key_prefix="tessera",
+                wrap_exceptions=True,
+                socket_timeout=1,
+                socket_connect_timeout=1,
+            )
+            self._shared = SlidingWindowCounterRateLimiter(storage)
+        return self._shared
+
+    async def _run(self, method: str, item: RateLimitItem, key: str) -> object:
+        """Call the shared store, or the local one while the shared one is unreachable."""
+        retry_due = (
+            self._degraded_since is None or time.time() - self._degraded_since >= RETRY_SHARED
+        )
+        if self._redis_url is not None and retry_due:
+            try:
+                result = await getattr(self._strategy(False), method)(item, "tessera", key)
+            except Exception as exc:  # noqa: BLE001 - any storage failure: degrade, keep limiting
+                if self._degraded_since is None:
+                    log.warning("rate-limit store unreachable (%s): limiting per process", exc)
+                self._degraded_since = time.time()
+            else:
+                if self._degraded_since is not None:
+                    log.warning("rate-limit store reachable again")
+                    self._degraded_since = None
+                return result
+        return await getattr(self._strategy(True), method)(item, "tessera", key)
+
+    async def _check(self, item: RateLimitItem, key: str) -> None:
+        if not await self._run("test", item, key):
+            stats = await self._run("get_window_stats", item, key)
+            reset = getattr(stats, "reset_time", time.time() + 1)
+            raise RateLimited(max(1, math.ceil(reset - time.time())))
+
+    # logins -----------------------------------------------------------------------------------
 
     @staticmethod
     def _user_key(username: str) -> str:
-        return username.strip().casefold()[:200]
+        return "user:" + username.strip().casefold()[:200]
 
-    async def check(self, username: str, ip: str) -> None:
-        """Raise `RateLimited` if either limit is used up."""
-        for item, key in ((self._per_user, self._user_key(username)), (self._per_ip, ip)):
-            if not await self._limiter.test(item, "login", key):
-                stats = await self._limiter.get_window_stats(item, "login", key)
-                raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+    async def check_login(self, username: str, ip: str) -> None:
+        """Raise `RateLimited` if either login limit is used up (before any password work)."""
+        await self._check(self._per_user, self._user_key(username))
+        await self._check(self._per_ip, "ip:" + ip)
 
-    async def failed(self, username: str, ip: str) -> None:
-        await self._limiter.hit(self._per_user, "login", self._user_key(username))
-        await self._limiter.hit(self._per_ip, "login", ip)
+    async def login_failed(self, username: str, ip: str) -> None:
+        await self._run("hit", self._per_user, self._user_key(username))
+        await self._run("hit", self._per_ip, "ip:" + ip)
 
-    async def succeeded(self, username: str) -> None:
+    async def login_succeeded(self, username: str) -> None:
         """A correct password clears that username's failures (the IP's count stays)."""
-        await self._limiter.clear(self._per_user, "login", self._user_key(username))
+        await self._run("clear", self._per_user, self._user_key(username))
+
+    # refreshes --------------------------------------------------------------------------------
+
+    async def refresh_attempt(self, token: str) -> None:
+        """Count one presentation of a refresh token; `RateLimited` past the limit."""
+        key = "refresh:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        if not await self._run("hit", self._per_token, key):
+            stats = await self._run("get_window_stats", self._per_token, key)
+            reset = getattr(stats, "reset_time", time.time() + 1)
+            raise RateLimited(max(1, math.ceil(reset - time.time())))
+
+
+def _item(amount: int, window: float) -> RateLimitItem:
+    return RateLimitItemPerSecond(amount, max(1, math.ceil(window)))

@@ -124,13 +124,13 @@ def build_router(auth: Tessera) -> APIRouter:
         await auth.ready()
         client = client_info(request, settings.trust_forwarded)
         ip = client.ip or "unknown"
-        await auth.login_limiter.check(body.username, ip)
+        await auth.limits.check_login(body.username, ip)
         principal = await auth.authenticator.authenticate(body.username, body.password)
         if principal is None:
-            await auth.login_limiter.failed(body.username, ip)
+            await auth.limits.login_failed(body.username, ip)
             auth.metrics.logins.labels("failed").inc()
             raise InvalidCredentials("username or password is wrong")
-        await auth.login_limiter.succeeded(body.username)
+        await auth.limits.login_succeeded(body.username)
         issued = await auth.sessions.open(principal.subject, principal.role, client)
         auth.metrics.logins.labels("ok").inc()
         return token_response(issued, body.transport)
@@ -150,6 +150,7 @@ def build_router(auth: Tessera) -> APIRouter:
             token, transport = cookie, "cookie"
         else:
             raise InvalidGrant("no refresh token")
+        await auth.limits.refresh_attempt(token)
         try:
             issued = await auth.sessions.refresh(
                 token, client_info(request, settings.trust_forwarded)

@@ -1,0 +1,58 @@
+"""Rate limits shared between replicas through Redis, per process without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, make_settings
+from tests.helpers import assert_error, login, served
+from tests.services import redis_url  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_login_failures_are_shared_through_redis(tmp_path: Path, redis_url: str) -> None:  # noqa: F811
+    settings = make_settings(tmp_path / "d", login_limit_per_user=4, redis_url=redis_url)
+    async with served(settings) as (service, replica_a), served(settings) as (_, replica_b):
+        await service.users.add("alice", PASSWORD)
+        for client in (replica_a, replica_b, replica_a, replica_b):
+            wrong = await client.post("/auth/login", json={"username": "alice", "password": "x"})
+            assert_error(wrong, 401, "invalid_credentials")
+        for client in (replica_a, replica_b):
+            limited = await client.post(
+                "/auth/login", json={"username": "alice", "password": PASSWORD}
+            )
+            assert_error(limited, 429, "rate_limited")
+            assert int(limited.headers["retry-after"]) > 0
+
+
+async def test_refreshes_per_token_are_limited(tmp_path: Path, redis_url: str) -> None:  # noqa: F811
+    settings = make_settings(tmp_path / "d", refresh_limit=3, redis_url=redis_url)
+    async with served(settings) as (service, client):
+        await service.users.add("alice", PASSWORD)
+        token = (await login(client))["refresh_token"]
+        for _ in range(3):  # one rotation and two grace replays
+            ok = await client.post("/auth/refresh", json={"refresh_token": token})
+            assert ok.status_code == 200
+        limited = await client.post("/auth/refresh", json={"refresh_token": token})
+        assert_error(limited, 429, "rate_limited")
+        assert 0 < int(limited.headers["retry-after"]) <= 60
+        fresh = (await login(client))["refresh_token"]  # other sessions are not affected
+        assert (
+            await client.post("/auth/refresh", json={"refresh_token": fresh})
+        ).status_code == 200
+
+
+async def test_an_unreachable_redis_still_limits_per_process(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path / "d", login_limit_per_user=2, redis_url="redis://127.0.0.1:9/0"
+    )
+    async with served(settings) as (service, client):
+        await service.users.add("alice", PASSWORD)
+        for _ in range(2):
+            wrong = await client.post("/auth/login", json={"username": "alice", "password": "x"})
+            assert_error(wrong, 401, "invalid_credentials")
+        limited = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+        assert_error(limited, 429, "rate_limited")
