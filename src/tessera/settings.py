@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
     key_reload_interval: PositiveFloat = 10.0
+    gc_interval: PositiveFloat = Field(
+        default=300.0, description="how often `serve` purges dead sessions and old audit rows"
+    )
+    gc_keep: float = Field(
+        default=86400.0, ge=0, description="keep ended sessions this long before purging"
+    )
+    audit_retention: PositiveFloat = 90 * 86400.0
+    gc_batch: int = Field(default=1000, gt=0)
     trust_forwarded: bool = Field(
         default=False, description="take the client IP from X-Forwarded-For (behind a proxy only)"
     )

@@ -1,4 +1,4 @@
-"""The `tessera` command: serve, users, keys, sessions."""
+"""The `tessera` command: serve, users, keys, sessions, decode, gc."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import typer
 
 from tessera.cli import keys, sessions, users
 from tessera.cli.decode import decode
+from tessera.cli.gc import gc
 from tessera.cli.serve import serve
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve)
 app.command("decode")(decode)
+app.command("gc")(gc)
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sessions.app, name="sessions")

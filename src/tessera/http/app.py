@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
@@ -14,6 +17,7 @@ from tessera.http.metrics import CONTENT_TYPE
 from tessera.http.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from tessera.http.models import Me
 from tessera.http.transport import CSRF_HEADER
+from tessera.maintenance import run_periodically
 from tessera.tokens import AccessClaims
 from tessera.web import ASSET_TYPES, asset, decoder_page, demo_page
 
@@ -31,7 +35,19 @@ if TYPE_CHECKING:
 
 def create_app(auth: Tessera) -> FastAPI:
     """The app `tessera serve` runs."""
-    app = FastAPI(title="Tessera", version="1", lifespan=auth.lifespan, redirect_slashes=False)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with auth.lifespan():
+            upkeep = asyncio.create_task(run_periodically(auth), name="tessera-maintenance")
+            try:
+                yield
+            finally:
+                upkeep.cancel()
+                with suppress(asyncio.CancelledError):
+                    await upkeep
+
+    app = FastAPI(title="Tessera", version="1", lifespan=lifespan, redirect_slashes=False)
     install_error_handlers(app)
     app.include_router(auth.router)
 

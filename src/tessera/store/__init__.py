@@ -1,12 +1,13 @@
 """Persistence: one interface (`Store`), one SQL implementation, Alembic migrations."""
 
 from tessera.store.base import Store, UserExists
-from tessera.store.records import AuditEvent, KeyRecord, SessionRecord, UserRecord
+from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
 from tessera.store.sql import SQLStore
 
 __all__ = [
     "AuditEvent",
     "KeyRecord",
+    "Purged",
     "SQLStore",
     "SessionRecord",
     "Store",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tessera.store.records import AuditEvent, KeyRecord, SessionRecord, UserRecord
+from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
 
 
 class UserExists(Exception):
@@ -64,6 +64,19 @@ class Store(Protocol):
 
     async def add_audit(self, event: AuditEvent) -> None: ...
     async def list_audit(self, session_id: str | None = None) -> list[AuditEvent]: ...
+
+    async def purge(
+        self,
+        *,
+        sessions_before: float,
+        idle_before: float,
+        audit_before: float,
+        batch: int,
+        max_batches: int,
+    ) -> Purged:
+        """Delete, in batches, sessions revoked or ended (absolute end, or last use) before the
+        given times — their refresh tokens go with them — and audit events older than
+        `audit_before`. Only one caller at a time across replicas does the work."""
 
     # signing keys
     async def list_keys(self) -> list[KeyRecord]: ...

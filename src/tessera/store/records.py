@@ -56,3 +56,12 @@ class KeyRecord:
     created_at: float
     activated_at: float | None
     retire_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What one garbage-collection run removed (`skipped`: another replica was at it)."""
+
+    sessions: int = 0
+    audit_events: int = 0
+    skipped: bool = False

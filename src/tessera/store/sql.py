@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tessera.store.base import UserExists
-from tessera.store.records import AuditEvent, KeyRecord, SessionRecord, UserRecord
+from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
 from tessera.store.schema import audit_events, refresh_tokens, sessions, signing_keys, users
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+GC_LOCK = 0x7E55E7A2  # advisory-lock key: one garbage collector at a time
 
 
 def connect(
@@ -338,6 +339,71 @@ class SQLStore:
             )
             for r in rows
         ]
+
+    # garbage collection ----------------------------------------------------------------------
+
+    async def purge(
+        self,
+        *,
+        sessions_before: float,
+        idle_before: float,
+        audit_before: float,
+        batch: int,
+        max_batches: int,
+    ) -> Purged:
+        dead = sa.or_(
+            sessions.c.revoked_at < sessions_before,
+            sessions.c.expires_at < sessions_before,
+            sessions.c.last_used_at < idle_before,
+        )
+        old_audit = audit_events.c.at < audit_before
+        async with self._gc_lock() as acquired:
+            if not acquired:
+                return Purged(skipped=True)
+            removed_sessions = await self._purge_batches(
+                sessions, sessions.c.id, dead, batch, max_batches
+            )
+            removed_audit = await self._purge_batches(
+                audit_events, audit_events.c.id, old_audit, batch, max_batches
+            )
+        return Purged(sessions=removed_sessions, audit_events=removed_audit)
+
+    async def _purge_batches(
+        self, table: sa.Table, key: sa.Column[Any], where: Any, batch: int, max_batches: int
+    ) -> int:
+        """Short transactions of at most `batch` rows, so the purge never holds locks long."""
+        total = 0
+        for _ in range(max_batches):
+            chosen = sa.select(key).where(where).limit(batch).scalar_subquery()
+            async with self._tx() as conn:
+                if table is sessions:
+                    # Explicitly, not only by the cascade: SQLite enforces it per connection.
+                    await conn.execute(
+                        refresh_tokens.delete().where(refresh_tokens.c.session_id.in_(chosen))
+                    )
+                result = await conn.execute(table.delete().where(key.in_(chosen)))
+            total += result.rowcount
+            if result.rowcount < batch:
+                break
+        return total
+
+    @asynccontextmanager
+    async def _gc_lock(self) -> AsyncIterator[bool]:
+        """One replica collects at a time: a PostgreSQL advisory lock (SQLite: always)."""
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        async with self.engine.connect() as conn:
+            got = (
+                await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": GC_LOCK})
+            ).scalar()
+            await conn.commit()
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": GC_LOCK})
+                    await conn.commit()
 
     # signing keys ----------------------------------------------------------------------------
 

@@ -1,0 +1,47 @@
+"""Background upkeep: purging dead sessions and old audit rows, in bounded batches.
+
+`tessera serve` runs it every `gc_interval`; `tessera gc` runs it once. Across replicas only
+one collects at a time (the store takes an advisory lock on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from tessera.store import Purged
+
+if TYPE_CHECKING:
+    from tessera.service import Tessera
+
+log = logging.getLogger("tessera.maintenance")
+MAX_BATCHES = 100  # per run: the rest waits for the next run, so one run stays short
+
+
+async def collect_garbage(auth: Tessera) -> Purged:
+    """Purge sessions that ended more than `gc_keep` ago and audit rows past retention."""
+    s = auth.settings
+    now = auth.clock.now()
+    purged = await auth.store.purge(
+        sessions_before=now - s.gc_keep,
+        idle_before=now - s.refresh_idle_ttl - s.gc_keep,
+        audit_before=now - s.audit_retention,
+        batch=s.gc_batch,
+        max_batches=MAX_BATCHES,
+    )
+    if purged.sessions or purged.audit_events:
+        log.info("purged %d sessions and %d audit events", purged.sessions, purged.audit_events)
+    return purged
+
+
+async def run_periodically(auth: Tessera) -> None:
+    """Forever: collect, then sleep `gc_interval`. A failure is logged and retried next time."""
+    while True:
+        try:
+            await collect_garbage(auth)
+        except Exception:
+            log.exception(
+                "garbage collection failed; retrying in %.0f s", auth.settings.gc_interval
+            )
+        await asyncio.sleep(auth.settings.gc_interval)
