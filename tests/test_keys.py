@@ -165,3 +165,41 @@ def _client() -> ClientInfo:
 
 def _b64(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+async def test_scheduled_rotation_prepublishes_then_retires(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    day = 86400.0
+    replicas = [
+        await started(tmp_path, clock, key_rotation_interval=30 * day, key_prepublish=3600)
+        for _ in range(2)
+    ]
+    first = replicas[0].keys.signing_key()
+    clock.advance(30 * day - 3600)  # one pre-publication period before the rotation is due
+    for replica in replicas:  # every replica runs the schedule; the store arbitrates
+        await replica.keys.maintain()
+    states = sorted(k.state for k in replicas[0].keys.info())
+    assert states == ["active", "next"]
+    [waiting] = [k for k in replicas[0].keys.info() if k.state == "next"]
+    jwks = {k["kid"] for k in replicas[1].keys.jwks()["keys"]}
+    assert jwks == {first.kid, waiting.kid}  # published ...
+    assert replicas[1].keys.signing_key().kid == first.kid  # ... but not signing yet
+
+    clock.advance(1800)
+    await replicas[1].keys.maintain()
+    assert replicas[1].keys.signing_key().kid == first.kid  # not before the period is over
+    clock.advance(1800)
+    for replica in replicas:
+        await replica.keys.maintain()
+    assert {r.keys.signing_key().kid for r in replicas} == {waiting.kid}
+    old_token, _ = replicas[0].tokens.mint(
+        first, sub="u", role="r", sid="s", now=clock.now() - 5, ttl=600
+    )
+    assert (await replicas[1].verify_access_token(old_token)).sub == "u"  # still verifies
+    clock.advance(611)  # every token the old key signed has expired
+    await replicas[0].keys.maintain()
+    assert {k.state for k in replicas[0].keys.info() if k.kid == first.kid} == {"retired"}
+    assert [k["kid"] for k in replicas[0].keys.jwks()["keys"]] == [waiting.kid]
+    for replica in replicas:
+        await replica.close()

@@ -1,7 +1,9 @@
-"""Background upkeep: purging dead sessions and old audit rows, in bounded batches.
+"""Background upkeep: the signing-key schedule, and purging dead sessions and old audit rows
+in bounded batches.
 
-`tessera serve` runs it every `gc_interval`; `tessera gc` runs it once. Across replicas only
-one collects at a time (the store takes an advisory lock on PostgreSQL).
+`tessera serve` runs it every `gc_interval`; `tessera gc` purges once. Across replicas only one
+collects at a time (the store takes an advisory lock on PostgreSQL); key steps are
+compare-and-sets, safe on every replica at once.
 """
 
 from __future__ import annotations

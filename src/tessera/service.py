@@ -54,6 +54,8 @@ class Tessera:
             algorithm=s.algorithm,
             retire_after=s.access_ttl + s.leeway,
             reload_interval=s.key_reload_interval,
+            rotate_every=s.key_rotation_interval,
+            prepublish=s.key_prepublish,
         )
         self.tokens = AccessTokenPolicy(
             issuer=s.issuer,

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
     key_reload_interval: PositiveFloat = 10.0
+    key_rotation_interval: PositiveFloat = Field(
+        default=30 * 86400.0, description="automatic signing-key rotation period"
+    )
+    key_prepublish: PositiveFloat = Field(
+        default=900.0, description="a new key is in the JWKS this long before it signs"
+    )
     gc_interval: PositiveFloat = Field(
         default=300.0, description="how often `serve` purges dead sessions and old audit rows"
     )
@@ -115,6 +121,12 @@ class Settings(BaseSettings):
     def _check_lifetimes(self) -> Settings:
         if self.access_ttl > self.max_token_lifetime:
             raise ValueError("access_ttl must not exceed max_token_lifetime")
+        if self.key_prepublish < self.jwks_max_age + self.key_reload_interval:
+            raise ValueError(
+                "key_prepublish must cover a JWKS cache period plus the key reload interval"
+            )
+        if self.key_prepublish >= self.key_rotation_interval:
+            raise ValueError("key_prepublish must be shorter than key_rotation_interval")
         if not self.embedded and self.secret is None:
             raise ValueError(
                 "TESSERA_SECRET is required with a shared database: every replica must open "

@@ -2,8 +2,13 @@
 
 Keys live in the store with their private half sealed (AES-GCM). Every process keeps the ring
 in memory and re-reads it every `reload_interval`, so a rotation done by the CLI or another
-replica is picked up without a restart. A replaced key keeps verifying (and stays in the JWKS)
-until every token it signed has expired.
+replica is picked up without a restart.
+
+The schedule (`maintain`, run periodically by every replica, coordinated through the store):
+when the active key nears `rotate_every`, a "next" key is published in the JWKS at least
+`prepublish` before it signs anything, so every verifier's cached JWKS knows it in time; then it
+becomes active, and the replaced key keeps verifying (and stays in the JWKS) until every token
+it signed has expired, then retires.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class KeyRing:
         algorithm: str,
         retire_after: float,
         reload_interval: float = 10.0,
+        rotate_every: float = 30 * 86400.0,
+        prepublish: float = 900.0,
     ) -> None:
         self._store = store
         self._sealer = sealer
@@ -50,6 +57,8 @@ class KeyRing:
         self.algorithm = algorithm
         self._retire_after = retire_after
         self._reload_interval = reload_interval
+        self._rotate_every = rotate_every
+        self._prepublish = prepublish
         self._keys: dict[str, SigningKey] = {}
         self._active: SigningKey | None = None
         self._records: list[KeyRecord] = []
@@ -103,7 +112,7 @@ class KeyRing:
         keys: dict[str, SigningKey] = {}
         active: SigningKey | None = None
         for record in records:
-            if record.state not in ("active", "previous"):
+            if record.state not in ("next", "active", "previous"):
                 continue
             if (
                 record.state == "previous"
@@ -138,6 +147,33 @@ class KeyRing:
                 log.exception("could not reload the key ring; keeping the current one")
                 self._loaded_at = self._clock.now()
 
+    # the schedule ----------------------------------------------------------------------------
+
+    async def maintain(self) -> None:
+        """Pre-publish, promote and retire keys as the schedule says. Safe on every replica at
+        once: each step is a compare-and-set in the store."""
+        await self.reload()
+        now = self._clock.now()
+        by_state = {r.state: r for r in self._records if r.state in ("active", "next")}
+        active, waiting = by_state.get("active"), by_state.get("next")
+        if active is not None:
+            age = now - (active.activated_at or active.created_at)
+            if waiting is None and age >= self._rotate_every - self._prepublish:
+                key = generate_key(self.algorithm)
+                if await self._store.add_next_key(self._record(key, "next")):
+                    log.info("pre-published signing key %s", key.kid)
+            elif (
+                waiting is not None
+                and now - waiting.created_at >= self._prepublish
+                and age >= self._rotate_every
+                and await self._store.promote_next_key(
+                    waiting.kid, active.kid, now, now + self._retire_after
+                )
+            ):
+                log.info("signing key is now %s (scheduled rotation)", waiting.kid)
+        await self._store.retire_keys(now)
+        await self.reload()
+
     # changing --------------------------------------------------------------------------------
 
     async def rotate(self) -> SigningKey:
@@ -162,15 +198,15 @@ class KeyRing:
         log.info("signing key is now %s (%s)", key.kid, key.alg)
         return key
 
-    def _record(self, key: SigningKey) -> KeyRecord:
+    def _record(self, key: SigningKey, state: str = "active") -> KeyRecord:
         now = self._clock.now()
         jwk = key.public_jwk()
         return KeyRecord(
             kid=key.kid,
             alg=key.alg,
-            state="active",
+            state=state,
             sealed_private=self._sealer.seal(key.private_json(), key.kid.encode()),
             public_jwk=json.dumps(jwk, sort_keys=True) if jwk else None,
             created_at=now,
-            activated_at=now,
+            activated_at=now if state == "active" else None,
         )

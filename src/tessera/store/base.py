@@ -86,3 +86,15 @@ class Store(Protocol):
 
     async def add_first_key(self, key: KeyRecord) -> bool:
         """Store `key` as the active key only if there is none yet."""
+
+    async def add_next_key(self, key: KeyRecord) -> bool:
+        """Store `key` as the pre-published "next" key, only if there is none yet."""
+
+    async def promote_next_key(
+        self, next_kid: str, active_kid: str, now: float, previous_retire_at: float
+    ) -> bool:
+        """Atomically: the active key becomes "previous" (verifying until `previous_retire_at`)
+        and the next key becomes active — only if both are still in those states."""
+
+    async def retire_keys(self, now: float) -> int:
+        """Mark "previous" keys past their retirement time as "retired"."""

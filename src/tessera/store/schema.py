@@ -89,4 +89,11 @@ signing_keys = sa.Table(
         sqlite_where=sa.text("state = 'active'"),
         postgresql_where=sa.text("state = 'active'"),
     ),
+    sa.Index(
+        "uq_signing_keys_one_next",
+        "state",
+        unique=True,
+        sqlite_where=sa.text("state = 'next'"),
+        postgresql_where=sa.text("state = 'next'"),
+    ),
 )

@@ -424,6 +424,52 @@ class SQLStore:
                 )
             await conn.execute(signing_keys.insert().values(**_key_values(key)))
 
+    async def add_next_key(self, key: KeyRecord) -> bool:
+        try:
+            async with self._tx() as conn:
+                waiting = (
+                    await conn.execute(
+                        sa.select(signing_keys.c.kid).where(signing_keys.c.state == "next")
+                    )
+                ).first()
+                if waiting is not None:
+                    return False
+                await conn.execute(signing_keys.insert().values(**_key_values(key)))
+                return True
+        except IntegrityError:
+            return False  # another replica made it first (one "next" key, by a unique index)
+
+    async def promote_next_key(
+        self, next_kid: str, active_kid: str, now: float, previous_retire_at: float
+    ) -> bool:
+        async with self._tx() as conn:
+            demoted = await conn.execute(
+                signing_keys.update()
+                .where(signing_keys.c.kid == active_kid, signing_keys.c.state == "active")
+                .values(state="previous", retire_at=previous_retire_at)
+            )
+            if demoted.rowcount != 1:
+                await conn.rollback()
+                return False
+            promoted = await conn.execute(
+                signing_keys.update()
+                .where(signing_keys.c.kid == next_kid, signing_keys.c.state == "next")
+                .values(state="active", activated_at=now)
+            )
+            if promoted.rowcount != 1:
+                await conn.rollback()
+                return False
+            return True
+
+    async def retire_keys(self, now: float) -> int:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                signing_keys.update()
+                .where(signing_keys.c.state == "previous", signing_keys.c.retire_at <= now)
+                .values(state="retired")
+            )
+            return int(result.rowcount)
+
     async def add_first_key(self, key: KeyRecord) -> bool:
         try:
             async with self._tx() as conn:
