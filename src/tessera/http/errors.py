@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
@@ -32,9 +32,16 @@ STATUS_CODES = {
     503: "unavailable",
 }
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-# The database is unreachable or overloaded: a 503 the client may retry, not a 500.
-DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
 DATABASE_RETRY_AFTER = "2"
+
+
+def is_database_down(exc: BaseException) -> bool:
+    """The database is unreachable or overloaded: a 503 the client may retry, not a 500."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True  # the connection broke mid-statement
+    return isinstance(exc, TimeoutError | OSError)
 
 
 class AuthHTTPError(HTTPException):
@@ -106,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return from_validation_error(exc)
 
     async def crash(_request: Request, exc: Exception) -> Response:
-        if isinstance(exc, DATABASE_DOWN):
+        if is_database_down(exc):
             return database_down(exc)
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
         return error_response(500, "server_error", "internal error")

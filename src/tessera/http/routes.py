@@ -20,12 +20,12 @@ from tessera.errors import (
 )
 from tessera.http.bearer import bearer_token, invalid_token, verify_request
 from tessera.http.errors import (
-    DATABASE_DOWN,
     NO_STORE,
     database_down,
     from_http_exception,
     from_tessera_error,
     from_validation_error,
+    is_database_down,
 )
 from tessera.http.models import (
     ErrorBody,
@@ -68,8 +68,10 @@ class ContractRoute(APIRoute):
                 return from_validation_error(exc)
             except HTTPException as exc:
                 return from_http_exception(exc)
-            except DATABASE_DOWN as exc:
-                return database_down(exc)
+            except Exception as exc:
+                if is_database_down(exc):
+                    return database_down(exc)
+                raise
 
         return contract_handler
 
