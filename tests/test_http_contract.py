@@ -21,8 +21,9 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: httpx.Async
     assert_error(wrong, 401, "invalid_credentials")
     assert wrong.json() == unknown.json()
     assert wrong.status_code == unknown.status_code
-    assert dict(wrong.headers) == dict(unknown.headers) | {
-        "content-length": wrong.headers["content-length"]
+    differ = {"x-request-id"}
+    assert {k: v for k, v in wrong.headers.items() if k not in differ} == {
+        k: v for k, v in unknown.headers.items() if k not in differ
     }
 
 
@@ -167,10 +168,25 @@ async def test_metrics_count_logins_and_refreshes(client: httpx.AsyncClient) -> 
     tokens = await login(client)
     await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     await client.post("/auth/login", json={"username": "alice", "password": "wrong"})
+    await client.post("/auth/refresh", json={"refresh_token": "tsr1_" + "Z" * 43})
     text = (await client.get("/metrics")).text
     assert 'tessera_logins_total{outcome="ok"} 1.0' in text
     assert 'tessera_logins_total{outcome="failed"} 1.0' in text
     assert 'tessera_refreshes_total{outcome="rotated"} 1.0' in text
+    assert 'tessera_refresh_failures_total{reason="unknown"} 1.0' in text
+    assert (
+        'tessera_request_duration_seconds_count{method="POST",route="/auth/refresh",status="2xx"}'
+        " 1.0" in text
+    )
+    assert "tessera_signing_key_age_seconds" in text
+
+
+async def test_request_ids(client: httpx.AsyncClient) -> None:
+    mine = await client.get("/healthz", headers={"X-Request-ID": "trace-123"})
+    assert mine.headers["x-request-id"] == "trace-123"
+    hostile = await client.get("/healthz", headers={"X-Request-ID": "bad id\n" * 20})
+    assert hostile.headers["x-request-id"] != "bad id\n" * 20
+    assert len(hostile.headers["x-request-id"]) == 16
 
 
 async def test_security_headers(client: httpx.AsyncClient) -> None:

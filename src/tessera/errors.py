@@ -30,14 +30,22 @@ class InvalidCredentials(TesseraError):
 
 
 class InvalidGrant(TesseraError):
-    """The refresh token is unknown, expired, revoked or reused."""
+    """The refresh token is unknown, expired, revoked or reused. `reason` is for metrics and
+    logs (clients see one code)."""
 
     code = "invalid_grant"
     status = 401
 
+    def __init__(self, description: str = "", *, reason: str = "invalid") -> None:
+        super().__init__(description)
+        self.reason = reason
+
 
 class RefreshTokenReused(InvalidGrant):
     """An already-rotated refresh token came back after the grace window: the session is dead."""
+
+    def __init__(self, description: str = "") -> None:
+        super().__init__(description, reason="reuse")
 
 
 class CsrfFailed(TesseraError):

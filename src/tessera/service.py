@@ -88,6 +88,7 @@ class Tessera:
             redis_url=s.redis_url,
         )
         self.metrics = Metrics()
+        self.metrics.watch_key_age(self.keys.active_age)
         self._started = False
         self._starting: asyncio.Lock | None = None
         self._router: Any = None

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     )
     audit_retention: PositiveFloat = 90 * 86400.0
     gc_batch: int = Field(default=1000, gt=0)
+    log_format: Literal["text", "json"] = "text"
     trust_forwarded: bool = Field(
         default=False, description="take the client IP from X-Forwarded-For (behind a proxy only)"
     )

@@ -1,10 +1,11 @@
-"""The `tessera` command: serve, users, keys, sessions, decode, gc."""
+"""The `tessera` command: serve, users, keys, sessions, decode, gc, audit."""
 
 from __future__ import annotations
 
 import typer
 
 from tessera.cli import keys, sessions, users
+from tessera.cli.audit import audit
 from tessera.cli.decode import decode
 from tessera.cli.gc import gc
 from tessera.cli.serve import serve
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("decode")(decode)
 app.command("gc")(gc)
+app.command("audit")(audit)
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sessions.app, name="sessions")

@@ -10,6 +10,7 @@ import typer
 
 from tessera.cli.common import DataDir, fail, load_settings
 from tessera.http.server import bind_socket, build_server, url_of
+from tessera.logs import configure as configure_logging
 from tessera.service import Tessera
 from tessera.store import UserExists
 
@@ -67,6 +68,7 @@ def serve(
                 f"  no users yet: create one with `tessera users add NAME{where}`"
                 " (or restart with --demo)"
             )
+        configure_logging(settings.log_format, log_level)
         server = build_server(auth, log_level=log_level)
         await server.serve(sockets=[sock])
 

@@ -14,7 +14,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from tessera.http.errors import install_error_handlers
 from tessera.http.metrics import CONTENT_TYPE
-from tessera.http.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from tessera.http.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from tessera.http.models import Me
 from tessera.http.transport import CSRF_HEADER
 from tessera.maintenance import run_periodically
@@ -109,4 +113,5 @@ def create_app(auth: Tessera) -> FastAPI:
             allow_headers=["authorization", "content-type", CSRF_HEADER],
         )
     app.add_middleware(BodyLimitMiddleware, limit=auth.settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=auth.metrics)
     return app

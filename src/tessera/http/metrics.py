@@ -1,11 +1,15 @@
-"""Prometheus counters for what an operator watches: logins, refreshes, reuse, revocations."""
+"""Prometheus metrics for what an operator watches: logins, refreshes and their failures, reuse,
+revocations, refused access tokens, latency per route, and the signing key's age."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
@@ -19,6 +23,12 @@ class Metrics:
         self.refreshes = Counter(
             "tessera_refreshes", "Refresh attempts by outcome", ["outcome"], registry=self.registry
         )
+        self.refresh_failures = Counter(
+            "tessera_refresh_failures",
+            "Refused refreshes by reason (unknown, revoked, expired, idle, reuse, ...)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.revocations = Counter(
             "tessera_revocations", "Sessions revoked, by reason", ["reason"], registry=self.registry
         )
@@ -28,6 +38,21 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.latency = Histogram(
+            "tessera_request_duration_seconds",
+            "Time to answer, by route template, method and status class",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.key_age = Gauge(
+            "tessera_signing_key_age_seconds",
+            "Age of the active signing key",
+            registry=self.registry,
+        )
+
+    def watch_key_age(self, age: Callable[[], float]) -> None:
+        self.key_age.set_function(age)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import secrets
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tessera.http.metrics import Metrics
+from tessera.logs import request_id
+
+access_log = logging.getLogger("tessera.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -105,3 +115,58 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (a sane incoming `X-Request-ID`, else a new one) that its log
+    lines and its response carry, and records its latency per route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers", ())).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())],
+                }
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            duration = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(route, scope["method"], f"{status // 100}xx").observe(
+                duration
+            )
+            client = scope.get("client")
+            access_log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],  # never the query string: it may carry secrets
+                status,
+                duration * 1000,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 2),
+                    "client": client[0] if client else None,
+                },
+            )
+            request_id.reset(token)

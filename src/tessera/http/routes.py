@@ -151,7 +151,7 @@ def build_router(auth: Tessera) -> APIRouter:
             check_csrf(request, settings)
             token, transport = cookie, "cookie"
         else:
-            raise InvalidGrant("no refresh token")
+            raise InvalidGrant("no refresh token", reason="missing")
         await auth.limits.refresh_attempt(token)
         try:
             issued = await auth.sessions.refresh(
@@ -161,6 +161,7 @@ def build_router(auth: Tessera) -> APIRouter:
             auth.metrics.refreshes.labels(
                 "reuse" if isinstance(exc, RefreshTokenReused) else "invalid"
             ).inc()
+            auth.metrics.refresh_failures.labels(exc.reason).inc()
             if isinstance(exc, RefreshTokenReused):
                 auth.metrics.revocations.labels("reuse").inc()
             response = from_tessera_error(exc)

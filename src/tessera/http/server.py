@@ -3,6 +3,7 @@ the printed URL is the real one)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
@@ -38,11 +39,14 @@ def build_server(
     log_level: str = "info",
     access_log: bool = True,
 ) -> uvicorn.Server:
-    """uvicorn for `app` (default: the standalone app of `auth`)."""
+    """uvicorn for `app` (default: the standalone app of `auth`). Logging is `tessera.logs`'s
+    job (Tessera writes its own access log, with request ids), not uvicorn's."""
+    logging.getLogger("tessera.access").disabled = not access_log
     config = uvicorn.Config(
         app or create_app(auth),
         log_level=log_level,
-        access_log=access_log,
+        log_config=None,
+        access_log=False,
         lifespan="on",
         server_header=False,
         proxy_headers=auth.settings.trust_forwarded,

@@ -81,6 +81,13 @@ class KeyRing:
         entries = [jwk for key in self._keys.values() if (jwk := key.public_jwk()) is not None]
         return {"keys": entries}
 
+    def active_age(self) -> float:
+        """Seconds since the signing key became active (0 before the ring is loaded)."""
+        for record in self._records:
+            if record.state == "active":
+                return self._clock.now() - (record.activated_at or record.created_at)
+        return 0.0
+
     def info(self) -> list[KeyInfo]:
         return [
             KeyInfo(r.kid, r.alg, self._state(r), r.created_at, r.retire_at) for r in self._records

@@ -90,13 +90,13 @@ class Sessions:
     async def refresh(self, token: object, client: ClientInfo) -> Issued:
         """Rotate `token`; or replay the current token inside the grace window; or detect reuse."""
         if not well_formed(token):
-            raise InvalidGrant("refresh token is malformed")
+            raise InvalidGrant("refresh token is malformed", reason="malformed")
         assert isinstance(token, str)
         presented = token_hash(token)
         for _ in range(ROTATE_ATTEMPTS):
             found = await self._store.find_by_refresh_hash(presented)
             if found is None:
-                raise InvalidGrant("refresh token is not recognised")
+                raise InvalidGrant("refresh token is not recognised", reason="unknown")
             generation, session = found
             now = self._clock.now()
             self._check_alive(session, now)
@@ -139,11 +139,11 @@ class Sessions:
 
     def _check_alive(self, session: SessionRecord, now: float) -> None:
         if session.revoked_at is not None:
-            raise InvalidGrant("session has been revoked")
+            raise InvalidGrant("session has been revoked", reason="revoked")
         if now >= session.expires_at:
-            raise InvalidGrant("session has reached its maximum lifetime")
+            raise InvalidGrant("session has reached its maximum lifetime", reason="expired")
         if now >= session.last_used_at + self.policy.idle_ttl:
-            raise InvalidGrant("session has been idle too long")
+            raise InvalidGrant("session has been idle too long", reason="idle")
 
     def _in_grace(self, generation: int, session: SessionRecord, now: float) -> bool:
         return (
@@ -160,7 +160,7 @@ class Sessions:
         except SealError:
             # The secret changed under a live session: fail closed rather than fork the family.
             log.error("cannot open the sealed refresh token of session %s", session.id)
-            raise InvalidGrant("refresh token is no longer valid") from None
+            raise InvalidGrant("refresh token is no longer valid", reason="unsealable") from None
 
     async def logout(self, token: object, client: ClientInfo) -> SessionRecord | None:
         """Revoke the session a refresh token belongs to (any generation). Idempotent."""

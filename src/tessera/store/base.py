@@ -63,7 +63,10 @@ class Store(Protocol):
     ) -> int: ...
 
     async def add_audit(self, event: AuditEvent) -> None: ...
-    async def list_audit(self, session_id: str | None = None) -> list[AuditEvent]: ...
+    async def list_audit(
+        self, session_id: str | None = None, subject: str | None = None, limit: int | None = None
+    ) -> list[AuditEvent]:
+        """Audit events, oldest first (with `limit`: the newest `limit` of them)."""
 
     async def purge(
         self,

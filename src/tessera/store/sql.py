@@ -321,10 +321,16 @@ class SQLStore:
         async with self._tx() as conn:
             await conn.execute(audit_events.insert().values(**_audit_values(event_)))
 
-    async def list_audit(self, session_id: str | None = None) -> list[AuditEvent]:
-        query = audit_events.select().order_by(audit_events.c.id)
+    async def list_audit(
+        self, session_id: str | None = None, subject: str | None = None, limit: int | None = None
+    ) -> list[AuditEvent]:
+        query = audit_events.select().order_by(audit_events.c.id.desc())
         if session_id is not None:
             query = query.where(audit_events.c.session_id == session_id)
+        if subject is not None:
+            query = query.where(audit_events.c.subject == subject)
+        if limit is not None:
+            query = query.limit(limit)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
@@ -337,7 +343,7 @@ class SQLStore:
                 user_agent=r.user_agent,
                 detail=r.detail,
             )
-            for r in rows
+            for r in reversed(rows)
         ]
 
     # garbage collection ----------------------------------------------------------------------
