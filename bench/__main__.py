@@ -18,6 +18,7 @@ import httpx
 
 import bench.verify
 from bench.load import Connection, LoadResult, Step, closed_loop
+from bench.postgres import scratch_database
 from bench.server import Server, tessera_serve
 
 RESULTS = Path(__file__).with_name("results")
@@ -26,7 +27,9 @@ SECONDS = 8.0
 MAX_REQUESTS = 20_000
 
 
-async def measure_http(server: Server) -> tuple[LoadResult, LoadResult]:
+async def measure_http(
+    server: Server, baseline_too: bool = True
+) -> tuple[LoadResult | None, LoadResult]:
     async def health_step(_: int) -> Step:
         async def step(connection: Connection) -> bool:
             status, _ = await connection.request("GET", "/healthz")
@@ -58,11 +61,18 @@ async def measure_http(server: Server) -> tuple[LoadResult, LoadResult]:
 
         return step
 
-    baseline = await closed_loop(
-        "GET /healthz", server.url, health_step, USERS, SECONDS, MAX_REQUESTS
+    baseline = (
+        await closed_loop("GET /healthz", server.url, health_step, USERS, SECONDS, MAX_REQUESTS)
+        if baseline_too
+        else None
     )
     refresh = await closed_loop(
-        "POST /auth/refresh", server.url, refresh_step, USERS, SECONDS, MAX_REQUESTS
+        f"POST /auth/refresh ({server.database})",
+        server.url,
+        refresh_step,
+        USERS,
+        SECONDS,
+        MAX_REQUESTS,
     )
     return baseline, refresh
 
@@ -75,13 +85,21 @@ def main() -> None:
     cpu = 1 if (os.cpu_count() or 1) > 1 else None
     if cpu is not None:
         os.sched_setaffinity(0, {0})  # the load generator on one core, the server on the other
-    with tessera_serve(cpu=cpu, argon2_memory_kib="8192", argon2_time_cost="1") as server:
+    cheap = {"argon2_memory_kib": "8192", "argon2_time_cost": "1", "refresh_limit": "1000000"}
+    with tessera_serve(cpu=cpu, **cheap) as server:
         baseline, refresh = asyncio.run(measure_http(server))
+    phases = [baseline, refresh]
+    with scratch_database() as database:
+        if database is not None:
+            on_pg = {**cheap, "database_url": database, "secret": "bench-" + "s" * 32}
+            with tessera_serve(cpu=cpu, **on_pg) as server:
+                _, pg_refresh = asyncio.run(measure_http(server, baseline_too=False))
+            phases.append(pg_refresh)
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "users": USERS,
         "server_cpu": cpu,
-        "http": [baseline.as_dict(), refresh.as_dict()],
+        "http": [p.as_dict() for p in phases],
         "refresh_vs_healthz": refresh.per_second / baseline.per_second,
         "verify": verify["results"],
     }
@@ -96,7 +114,7 @@ def main() -> None:
         *(
             f"| {r.name} | {r.requests} | {r.errors} | {r.per_second:.0f} "
             f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} |"
-            for r in (baseline, refresh)
+            for r in phases
         ),
         "",
         f"- refresh throughput / healthz throughput: **{report['refresh_vs_healthz']:.2f}**",

@@ -23,6 +23,7 @@ class Server:
     username: str
     password: str
     pid: int
+    database: str
 
 
 @contextmanager
@@ -58,7 +59,8 @@ def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
                     username, password = match.groups()
             if not (url and username and password):
                 raise RuntimeError("tessera serve did not start")
-            yield Server(url, username, password, process.pid)
+            kind = "PostgreSQL" if "database_url" in settings else "SQLite"
+            yield Server(url, username, password, process.pid, kind)
         finally:
             process.terminate()
             try:
