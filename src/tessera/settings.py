@@ -122,10 +122,8 @@ class Settings(BaseSettings):
     def _check_lifetimes(self) -> Settings:
         if self.access_ttl > self.max_token_lifetime:
             raise ValueError("access_ttl must not exceed max_token_lifetime")
-        if self.key_prepublish < self.jwks_max_age + self.key_reload_interval:
-            raise ValueError(
-                "key_prepublish must cover a JWKS cache period plus the key reload interval"
-            )
+        if self.key_prepublish < self.jwks_max_age:
+            raise ValueError("key_prepublish must cover at least one JWKS cache period")
         if self.key_prepublish >= self.key_rotation_interval:
             raise ValueError("key_prepublish must be shorter than key_rotation_interval")
         if not self.embedded and self.secret is None:
