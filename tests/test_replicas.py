@@ -13,7 +13,7 @@ import pytest
 
 from tessera import Settings, Tessera
 from tests.conftest import PASSWORD
-from tests.live import LISTENING, Served, run_async, serve
+from tests.live import LISTENING, POLL, Served, run_async, serve
 from tests.services import SECRET, pg_url  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
@@ -104,7 +104,7 @@ def test_three_replicas_one_database(replicas: tuple[list[str], str]) -> None:
     # After the grace window the old token is theft: the session dies on every replica.
     deadline = time.monotonic() + GRACE + 0.2
     while time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(POLL)
     reuse = httpx.post(f"{urls[1]}/auth/refresh", json={"refresh_token": token}, timeout=10)
     assert reuse.status_code == 401
     for url in urls:
@@ -135,5 +135,5 @@ def test_a_key_rotation_reaches_every_replica(replicas: tuple[list[str], str]) -
             kids = {k["kid"] for k in httpx.get(f"{url}/.well-known/jwks.json").json()["keys"]}
             if new_kid in kids:
                 pending.discard(url)
-        time.sleep(0.1)
+        time.sleep(POLL)
     assert not pending, f"replicas without the new key: {pending}"
