@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+import bench.login_timing
 import bench.verify
 from bench.load import Connection, LoadResult, Step, closed_loop
 from bench.postgres import scratch_database
@@ -82,6 +83,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # joserfc's RFC 9864 note on the EdDSA name
         verify = bench.verify.run()
+    timing = bench.login_timing.run()
     cpu = 1 if (os.cpu_count() or 1) > 1 else None
     if cpu is not None:
         os.sched_setaffinity(0, {0})  # the load generator on one core, the server on the other
@@ -102,6 +104,7 @@ def main() -> None:
         "http": [p.as_dict() for p in phases],
         "refresh_vs_healthz": refresh.per_second / baseline.per_second,
         "verify": verify["results"],
+        "login_timing": {k: v for k, v in timing.items() if k != "markdown"},
     }
     lines = [
         "# Tessera quick benchmark",
@@ -120,6 +123,8 @@ def main() -> None:
         f"- refresh throughput / healthz throughput: **{report['refresh_vs_healthz']:.2f}**",
         "",
         verify["markdown"],
+        "",
+        timing["markdown"],
     ]
     (RESULTS / "quick.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "quick.json").write_text(json.dumps(report, indent=2) + "\n")
