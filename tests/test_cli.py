@@ -353,8 +353,8 @@ async def test_keys_list_rotate_and_import(tmp_path: Path) -> None:
         assert (info[second].state, info[original].state) == ("active", "previous")
         retire_at = info[original].retire_at
         assert retire_at is not None
-        # it verifies for one access-token lifetime plus leeway (600 + 10 by default)
-        assert before + 610 - 1 <= retire_at <= after + 610 + 1
+        # it verifies for one access-token lifetime plus leeway, reload interval and a margin
+        assert before + 625 - 1 <= retire_at <= after + 625 + 1
 
     # import: a PEM becomes the active key, its kid the thumbprint
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

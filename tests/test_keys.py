@@ -60,9 +60,9 @@ async def test_rotation_keeps_old_tokens_valid_until_they_expire(
     assert (await service.verify_access_token(new_token)).sid == session.id
     [previous] = [k for k in service.keys.info() if k.kid == old_kid]
     assert previous.state == "previous"
-    assert previous.retire_at == clock.now() + 600 + 10
+    assert previous.retire_at == clock.now() + 600 + 10 + 10 + 5  # ttl, leeway, reload, margin
     # Past the retirement time the old key leaves the JWKS and stops verifying.
-    clock.advance(611)
+    clock.advance(626)
     await service.keys.reload()
     assert [k["kid"] for k in service.keys.jwks()["keys"]] == [new.kid]
     with pytest.raises(InvalidToken) as caught:
@@ -197,7 +197,7 @@ async def test_scheduled_rotation_prepublishes_then_retires(
         first, sub="u", role="r", sid="s", now=clock.now() - 5, ttl=600
     )
     assert (await replicas[1].verify_access_token(old_token)).sub == "u"  # still verifies
-    clock.advance(611)  # every token the old key signed has expired
+    clock.advance(626)  # every token the old key signed has expired (plus reload and margin)
     await replicas[0].keys.maintain()
     assert {k.state for k in replicas[0].keys.info() if k.kid == first.kid} == {"retired"}
     assert [k["kid"] for k in replicas[0].keys.jwks()["keys"]] == [waiting.kid]

@@ -56,3 +56,20 @@ async def test_an_unreachable_redis_still_limits_per_process(tmp_path: Path) -> 
             assert_error(wrong, 401, "invalid_credentials")
         limited = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
         assert_error(limited, 429, "rate_limited")
+
+
+async def test_a_burst_of_concurrent_guesses_cannot_outrun_the_limit(tmp_path: Path) -> None:
+    import asyncio
+
+    settings = make_settings(tmp_path / "d", login_limit_per_user=5)
+    async with served(settings) as (service, client):
+        await service.users.add("alice", PASSWORD)
+        guesses = await asyncio.gather(
+            *(
+                client.post("/auth/login", json={"username": "alice", "password": f"guess{n}"})
+                for n in range(40)
+            )
+        )
+        codes = [g.status_code for g in guesses]
+        assert codes.count(401) == 5  # only five passwords were ever checked
+        assert codes.count(429) == 35

@@ -38,12 +38,12 @@ async def collect_garbage(auth: Tessera) -> Purged:
 
 
 async def run_periodically(auth: Tessera) -> None:
-    """Forever: collect, then sleep `gc_interval`. A failure is logged and retried next time."""
+    """Forever: run the key schedule and collect garbage, then sleep `gc_interval`. A failure
+    (the database may be down) is logged and retried next time; one does not skip the other."""
     while True:
-        try:
-            await collect_garbage(auth)
-        except Exception:
-            log.exception(
-                "garbage collection failed; retrying in %.0f s", auth.settings.gc_interval
-            )
+        for step in (auth.keys.maintain, lambda: collect_garbage(auth)):
+            try:
+                await step()
+            except Exception:
+                log.exception("maintenance failed; retrying in %.0fs", auth.settings.gc_interval)
         await asyncio.sleep(auth.settings.gc_interval)

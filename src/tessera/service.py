@@ -23,6 +23,8 @@ from tessera.store.migrate import upgrade
 from tessera.tokens import AccessClaims, AccessTokenPolicy
 from tessera.users import Authenticator, PasswordHasher, UserDirectory
 
+RETIRE_MARGIN = 5.0  # seconds beyond the last moment a replaced key may still have signed
+
 
 class Tessera:
     """One auth service. Build it once per process; `start()` (or the router's lifespan, or the
@@ -52,7 +54,8 @@ class Tessera:
             Sealer(master, "signing-keys"),
             self.clock,
             algorithm=s.algorithm,
-            retire_after=s.access_ttl + s.leeway,
+            # Other replicas may sign with the old key until their next reload.
+            retire_after=s.access_ttl + s.leeway + s.key_reload_interval + RETIRE_MARGIN,
             reload_interval=s.key_reload_interval,
             rotate_every=s.key_rotation_interval,
             prepublish=s.key_prepublish,

@@ -95,13 +95,19 @@ class RateLimits:
     def _user_key(username: str) -> str:
         return "user:" + username.strip().casefold()[:200]
 
-    async def check_login(self, username: str, ip: str) -> None:
-        """Raise `RateLimited` if either login limit is used up (before any password work)."""
-        await self._check(self._per_user, self._user_key(username))
+    async def login_attempt(self, username: str, ip: str) -> None:
+        """Before any password work: count the attempt against the username (atomically, so a
+        burst of concurrent guesses cannot all slip past the check) and refuse with
+        `RateLimited` when either limit is used up. A success clears the username's count."""
         await self._check(self._per_ip, "ip:" + ip)
+        key = self._user_key(username)
+        if not await self._run("hit", self._per_user, key):
+            stats = await self._run("get_window_stats", self._per_user, key)
+            reset = getattr(stats, "reset_time", time.time() + 1)
+            raise RateLimited(max(1, math.ceil(reset - time.time())))
 
-    async def login_failed(self, username: str, ip: str) -> None:
-        await self._run("hit", self._per_user, self._user_key(username))
+    async def login_failed(self, ip: str) -> None:
+        """Failures count against the client's address (successes do not)."""
         await self._run("hit", self._per_ip, "ip:" + ip)
 
     async def login_succeeded(self, username: str) -> None:

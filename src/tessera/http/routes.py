@@ -76,10 +76,11 @@ class ContractRoute(APIRoute):
         return contract_handler
 
 
-def client_info(request: Request, trust_forwarded: bool) -> ClientInfo:
+def client_info(request: Request) -> ClientInfo:
+    """The client's address as the ASGI server reports it: behind a proxy, `tessera serve`
+    (with TESSERA_TRUST_FORWARDED) lets uvicorn take it from the trusted hop of
+    X-Forwarded-For; the leftmost entry is whatever the client wrote, so it is never used."""
     ip = request.client.host if request.client else None
-    if trust_forwarded and (forwarded := request.headers.get("x-forwarded-for")):
-        ip = forwarded.split(",")[0].strip()[:64] or ip
     agent = request.headers.get("user-agent")
     return ClientInfo(ip=ip, user_agent=agent[:MAX_USER_AGENT] if agent else None)
 
@@ -124,12 +125,12 @@ def build_router(auth: Tessera) -> APIRouter:
     async def login(body: LoginRequest, request: Request) -> Response:
         """Check credentials and open a session."""
         await auth.ready()
-        client = client_info(request, settings.trust_forwarded)
+        client = client_info(request)
         ip = client.ip or "unknown"
-        await auth.limits.check_login(body.username, ip)
+        await auth.limits.login_attempt(body.username, ip)
         principal = await auth.authenticator.authenticate(body.username, body.password)
         if principal is None:
-            await auth.limits.login_failed(body.username, ip)
+            await auth.limits.login_failed(ip)
             auth.metrics.logins.labels("failed").inc()
             raise InvalidCredentials("username or password is wrong")
         await auth.limits.login_succeeded(body.username)
@@ -154,9 +155,7 @@ def build_router(auth: Tessera) -> APIRouter:
             raise InvalidGrant("no refresh token", reason="missing")
         await auth.limits.refresh_attempt(token)
         try:
-            issued = await auth.sessions.refresh(
-                token, client_info(request, settings.trust_forwarded)
-            )
+            issued = await auth.sessions.refresh(token, client_info(request))
         except InvalidGrant as exc:
             auth.metrics.refreshes.labels(
                 "reuse" if isinstance(exc, RefreshTokenReused) else "invalid"
@@ -178,7 +177,7 @@ def build_router(auth: Tessera) -> APIRouter:
     ) -> Response:
         """Revoke the caller's session. Idempotent."""
         await auth.ready()
-        client = client_info(request, settings.trust_forwarded)
+        client = client_info(request)
         cookie = refresh_cookie(request)
         response = Response(status_code=204, headers=NO_STORE)
         revoked = False
@@ -223,7 +222,7 @@ def build_router(auth: Tessera) -> APIRouter:
         claims: AccessClaims = Depends(live_claims),
     ) -> Response:
         """Revoke one of the caller's sessions; someone else's is 404, as an unknown one."""
-        client = client_info(request, settings.trust_forwarded)
+        client = client_info(request)
         if not await auth.sessions.revoke(session_id, "revoked", client, subject=claims.sub):
             raise NotFound("no such session")
         auth.metrics.revocations.labels("revoked").inc()
@@ -235,7 +234,7 @@ def build_router(auth: Tessera) -> APIRouter:
         claims: AccessClaims = Depends(live_claims),
     ) -> Response:
         """Log out everywhere: revoke every session of the caller."""
-        client = client_info(request, settings.trust_forwarded)
+        client = client_info(request)
         count = await auth.sessions.revoke_all(claims.sub, "logout_everywhere", client)
         auth.metrics.revocations.labels("logout_everywhere").inc(count)
         return Response(status_code=204)

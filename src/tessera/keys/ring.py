@@ -21,7 +21,7 @@ from typing import Any
 
 from tessera.clock import Clock
 from tessera.sealing import Sealer
-from tessera.store import KeyRecord, Store
+from tessera.store import KeyConflict, KeyRecord, Store
 from tessera.tokens import SigningKey, generate_key, import_pem, load_private_json
 
 log = logging.getLogger("tessera.keys")
@@ -109,7 +109,10 @@ class KeyRing:
             await self.reload()
         elif self._active.alg != self.algorithm:
             log.info("algorithm changed from %s to %s: rotating", self._active.alg, self.algorithm)
-            await self.rotate()
+            try:
+                await self.rotate()
+            except KeyConflict:
+                await self.reload()  # another replica rotated at the same moment
         if self._active is None:
             raise RuntimeError("no active signing key after start-up")
 

@@ -1,11 +1,12 @@
 """Persistence: one interface (`Store`), one SQL implementation, Alembic migrations."""
 
-from tessera.store.base import Store, UserExists
+from tessera.store.base import KeyConflict, Store, UserExists
 from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
 from tessera.store.sql import SQLStore
 
 __all__ = [
     "AuditEvent",
+    "KeyConflict",
     "KeyRecord",
     "Purged",
     "SQLStore",

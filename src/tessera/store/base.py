@@ -16,6 +16,10 @@ class UserExists(Exception):
     """A username that is already taken."""
 
 
+class KeyConflict(Exception):
+    """Another writer changed the key ring at the same moment (e.g. two replicas rotating)."""
+
+
 class Store(Protocol):
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -16,7 +16,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tessera.store.base import UserExists
+from tessera.store.base import KeyConflict, UserExists
 from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
 from tessera.store.schema import audit_events, refresh_tokens, sessions, signing_keys, users
 
@@ -421,14 +421,17 @@ class SQLStore:
         return [_key(row) for row in rows]
 
     async def add_key(self, key: KeyRecord, previous_retire_at: float | None) -> None:
-        async with self._tx() as conn:
-            if key.state == "active":
-                await conn.execute(
-                    signing_keys.update()
-                    .where(signing_keys.c.state == "active")
-                    .values(state="previous", retire_at=previous_retire_at)
-                )
-            await conn.execute(signing_keys.insert().values(**_key_values(key)))
+        try:
+            async with self._tx() as conn:
+                if key.state == "active":
+                    await conn.execute(
+                        signing_keys.update()
+                        .where(signing_keys.c.state == "active")
+                        .values(state="previous", retire_at=previous_retire_at)
+                    )
+                await conn.execute(signing_keys.insert().values(**_key_values(key)))
+        except IntegrityError as exc:
+            raise KeyConflict(key.kid) from exc
 
     async def add_next_key(self, key: KeyRecord) -> bool:
         try:

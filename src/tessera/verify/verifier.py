@@ -9,6 +9,7 @@ leaves the JWKS. A repeated token then costs a dictionary lookup.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any
 
 import anyio.to_thread
@@ -146,13 +147,15 @@ class Verifier:
             return
         if len(self._cache) >= self._cache_size:
             # Evict the oldest entry (dicts keep insertion order): bounded, O(1).
-            self._cache.pop(next(iter(self._cache)), None)
+            # (another thread may change the cache meanwhile: it stays bounded all the same)
+            with suppress(StopIteration, RuntimeError):
+                self._cache.pop(next(iter(self._cache)), None)
         self._cache[token] = claims
 
     def _forget_retired_keys(self, kids: frozenset[str]) -> None:
         """The JWKS changed: drop cached tokens whose key is gone (rare, so parse here)."""
-        for token in [t for t in self._cache if _header_kid(t) not in kids]:
-            self._cache.pop(token, None)
+        for token in [t for t in list(self._cache) if _header_kid(t) not in kids]:
+            self._cache.pop(token, None)  # a copy above: other threads may add meanwhile
 
     # health ----------------------------------------------------------------------------------
 
