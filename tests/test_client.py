@@ -272,19 +272,21 @@ def test_wrong_password(live: Live) -> None:
 
 
 async def test_a_cancelled_refresh_leaves_consistent_state(live: Live) -> None:
-    auth = TokenAuth(live.auth_url, clock=live.clock)
-    await auth.alogin("alice", PASSWORD)
-    before = auth.tokens
-    live.expire()
     refresh_sent = asyncio.Event()
 
     async def on_request(request: httpx.Request) -> None:
         if request.url.path.endswith("/refresh"):
             refresh_sent.set()
 
-    async with httpx.AsyncClient(
-        auth=auth, base_url=live.url, event_hooks={"request": [on_request]}
-    ) as client:
+    auth = TokenAuth(
+        live.auth_url,
+        clock=live.clock,
+        client_options={"event_hooks": {"request": [on_request]}},
+    )
+    await auth.alogin("alice", PASSWORD)
+    before = auth.tokens
+    live.expire()
+    async with httpx.AsyncClient(auth=auth, base_url=live.url) as client:
         task = asyncio.create_task(client.get("/api/me"))
         await refresh_sent.wait()
         task.cancel()
@@ -294,6 +296,18 @@ async def test_a_cancelled_refresh_leaves_consistent_state(live: Live) -> None:
         # The lost response is covered by the server's grace window: same session, no reuse.
         assert (await client.get("/api/me")).status_code == 200
     assert live.refreshes("invalid") == 0 and live.refreshes("reuse") == 0
+
+
+def test_an_unreachable_auth_server_falls_back_to_the_still_valid_token(live: Live) -> None:
+    auth = TokenAuth(live.auth_url, clock=live.clock)
+    auth.login("alice", PASSWORD)
+    auth.url = "http://127.0.0.1:9/auth"  # the auth server is gone; the API is not
+    live.clock.advance(TTL - 10)  # inside the lead window: a proactive refresh is due
+    with httpx.Client(auth=auth, base_url=live.url) as client:
+        assert client.get("/api/me").status_code == 200
+        live.expire()
+        with pytest.raises(httpx.ConnectError):
+            client.get("/api/me")
 
 
 # proactive refresh, persistence, loops, streaming -----------------------------------------

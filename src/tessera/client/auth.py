@@ -7,6 +7,9 @@ for threads, one lazily created lock per event loop for tasks, a file lock betwe
 sharing a `FileTokenStore` — and double-checked with a generation counter, so N callers that
 find the token stale cause one `/auth/refresh`. With rotating refresh tokens that is the point:
 a second concurrent rotation would burn the session.
+
+Refreshes go to the auth server on a connection of their own (`client_options`), so a failure
+on the way there can fall back to the still-valid token instead of failing the API request.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator
-from contextlib import aclosing
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -270,24 +273,17 @@ class TokenAuth(httpx.Auth):
 
     # sync ------------------------------------------------------------------------------------
 
-    def _sync_refresh(self, seen: int) -> Generator[httpx.Request, httpx.Response, None]:
+    def _sync_refresh(self, seen: int) -> None:
         """Refresh unless someone did since generation `seen`. Caller holds the thread lock."""
         if self._state.generation != seen:
             return
-        if self._store is None:
-            yield from self._sync_send_refresh()
-            return
-        with self._store.locked():
-            if not self._adopt_saved():
-                yield from self._sync_send_refresh()
-
-    def _sync_send_refresh(self) -> Generator[httpx.Request, httpx.Response, None]:
-        response = yield self._refresh_request()
-        try:
-            response.read()
-        finally:
-            response.close()
-        self._accept_refresh(response)
+        with self._store.locked() if self._store else nullcontext():
+            if self._adopt_saved():
+                return
+            request = self._refresh_request()
+            with httpx.Client(**self._client_options) as client:
+                response = client.send(request)
+            self._accept_refresh(response)
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -297,22 +293,21 @@ class TokenAuth(httpx.Auth):
         if self._needs_refresh(state):
             with self._thread_lock:
                 try:
-                    yield from self._sync_refresh(state.generation)
-                except TransientAuthError:
+                    self._sync_refresh(state.generation)
+                except (TransientAuthError, httpx.TransportError):
                     if not self._usable_after_failure(self._state):
-                        raise
+                        raise  # expired: nothing to fall back on
             state = self._state
         self._authorize(request, state)
         response = yield request
         if not _rejects_token(response):
             return
         if rewind is None:
-            # The body cannot be sent again: hand back the 401 (refreshing here would make
-            # the refresh response the result) and refresh before the next request instead.
+            # The body cannot be sent again: hand back the 401, refresh before the next request.
             self._mark_rejected(state.generation)
             return
         with self._thread_lock:
-            yield from self._sync_refresh(state.generation)
+            self._sync_refresh(state.generation)
         rewind()  # (httpx itself reads and closes the 401 once we yield the retry)
         self._authorize(request, self._state)
         yield request
@@ -328,23 +323,22 @@ class TokenAuth(httpx.Auth):
                 lock = self._loop_locks[loop] = asyncio.Lock()
             return lock
 
-    async def _async_refresh(self, seen: int) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Refresh unless someone did since generation `seen`. Caller holds the loop lock."""
-        if self._state.generation != seen:
-            return
-        fd = await self._acquire_store_lock()
-        try:
-            if self._adopt_saved():
+    async def _async_refresh(self, seen: int) -> None:
+        """Refresh unless someone did since generation `seen`, under this loop's lock."""
+        async with self._loop_lock():
+            if self._state.generation != seen:
                 return
-            response = yield self._refresh_request()
+            fd = await self._acquire_store_lock()
             try:
-                await response.aread()
+                if self._adopt_saved():
+                    return
+                request = self._refresh_request()
+                async with httpx.AsyncClient(**self._client_options) as client:
+                    response = await client.send(request)
+                self._accept_refresh(response)
             finally:
-                await response.aclose()
-            self._accept_refresh(response)
-        finally:
-            if fd is not None:
-                FileTokenStore.release(fd)
+                if fd is not None:
+                    FileTokenStore.release(fd)
 
     async def _acquire_store_lock(self) -> int | None:
         """The store's file lock, taken in a worker thread; never leaked on cancellation."""
@@ -360,12 +354,6 @@ class TokenAuth(httpx.Auth):
             raise
         return taken[0]
 
-    async def _refresh_steps(self, seen: int) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """`_async_refresh` under this loop's lock."""
-        async with self._loop_lock(), aclosing(_relay(self._async_refresh(seen))) as steps:
-            async for step in steps:
-                step.response = yield step.request
-
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
@@ -373,10 +361,8 @@ class TokenAuth(httpx.Auth):
         state = self._state
         if self._needs_refresh(state):
             try:
-                async with aclosing(_relay(self._refresh_steps(state.generation))) as steps:
-                    async for step in steps:
-                        step.response = yield step.request
-            except TransientAuthError:
+                await self._async_refresh(state.generation)
+            except (TransientAuthError, httpx.TransportError):
                 if not self._usable_after_failure(self._state):
                     raise
             state = self._state
@@ -387,34 +373,7 @@ class TokenAuth(httpx.Auth):
         if rewind is None:
             self._mark_rejected(state.generation)  # see sync_auth_flow
             return
-        async with aclosing(_relay(self._refresh_steps(state.generation))) as steps:
-            async for step in steps:
-                step.response = yield step.request
-        rewind()  # (httpx itself reads and closes the 401 once we yield the retry)
+        await self._async_refresh(state.generation)
+        rewind()
         self._authorize(request, self._state)
         yield request
-
-
-@dataclass
-class _Step:
-    request: httpx.Request
-    response: httpx.Response | None = None
-
-
-async def _relay(
-    steps: AsyncGenerator[httpx.Request, httpx.Response],
-) -> AsyncGenerator[_Step, None]:
-    """Lets an async flow pass a sub-flow's requests out and their responses back in (async
-    generators have no `yield from`): the caller sets `step.response` before asking for more."""
-    try:
-        request = await anext(steps, None)
-        while request is not None:
-            step = _Step(request)
-            yield step
-            assert step.response is not None
-            try:
-                request = await steps.asend(step.response)
-            except StopAsyncIteration:
-                request = None
-    finally:
-        await steps.aclose()
