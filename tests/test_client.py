@@ -98,6 +98,17 @@ def live(tmp_path: Path) -> Iterator[Live]:
         yield Live(url, service, clock, store)
 
 
+async def revoke_elsewhere(live: Live, session_id: str) -> None:
+    """Revoke through a second service on the same database, as an admin's CLI would (the
+    server's own service belongs to the server thread's event loop)."""
+    admin = Tessera(live.service.settings, clock=live.clock)
+    try:
+        await admin.start()
+        await admin.sessions.revoke(session_id, "admin_revoked", ClientInfo())
+    finally:
+        await admin.close()
+
+
 def statuses(hits: list[httpx.Response]) -> list[int]:
     return [r.status_code for r in hits]
 
@@ -208,7 +219,7 @@ async def test_refresh_401_raises_login_required_once_without_looping(live: Live
     auth = TokenAuth(live.auth_url, clock=live.clock)
     tokens = await auth.alogin("alice", PASSWORD)
     assert tokens.session_id is not None
-    await live.service.sessions.revoke(tokens.session_id, "test", ClientInfo())
+    await revoke_elsewhere(live, tokens.session_id)
     live.expire()
     async with httpx.AsyncClient(auth=auth, base_url=live.url) as client:
         with pytest.raises(LoginRequired):

@@ -223,3 +223,32 @@ async def test_revoke_all_sessions(client: httpx.AsyncClient) -> None:
     for tokens in (laptop, phone):
         assert_error(await refresh(client, tokens["refresh_token"]), 401, "invalid_grant")
     assert (await refresh(client, bystander["refresh_token"])).status_code == 200
+
+
+async def test_audit_trail(client: httpx.AsyncClient, auth: Tessera, clock: ManualClock) -> None:
+    tokens = await login(client)
+    rotated = (await refresh(client, tokens["refresh_token"])).json()
+    await client.post("/auth/login", json={"username": "alice", "password": "wrong"})
+    await client.post("/auth/login", json={"username": "nobody", "password": "wrong"})
+    clock.advance(11)
+    await refresh(client, tokens["refresh_token"])  # reuse
+    await auth.keys.rotate()
+    events = await auth.store.list_audit()
+    kinds = [e.kind for e in events]
+    assert kinds == [
+        "login",
+        "refresh",
+        "login_failed",
+        "login_failed",
+        "refresh_token_reuse",
+        "key_rotated",
+    ]
+    failed = [e for e in events if e.kind == "login_failed"]
+    alice = await auth.users.get("alice")
+    assert alice is not None
+    assert [f.subject for f in failed] == [alice.id, None]
+    assert all(f.ip == "203.0.113.7" for f in failed)
+    [reuse] = [e for e in events if e.kind == "refresh_token_reuse"]
+    assert "last used from 203.0.113.7" in (reuse.detail or "")
+    assert rotated["session_id"] == reuse.session_id
+    assert any(e.kind == "key_rotated" for e in events)

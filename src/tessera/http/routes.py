@@ -43,6 +43,7 @@ from tessera.http.transport import (
     set_refresh_cookie,
 )
 from tessera.sessions import ClientInfo, Issued
+from tessera.store import AuditEvent
 from tessera.tokens import AccessClaims
 from tessera.web import ASSET_TYPES, asset
 
@@ -131,6 +132,20 @@ def build_router(auth: Tessera) -> APIRouter:
         principal = await auth.authenticator.authenticate(body.username, body.password)
         if principal is None:
             await auth.limits.login_failed(ip)
+            # Known and unknown usernames alike: one lookup and one write on both paths. The
+            # attempted name itself is not kept (people type passwords into that field).
+            known = await auth.users.get(body.username)
+            await auth.store.add_audit(
+                AuditEvent(
+                    auth.clock.now(),
+                    "login_failed",
+                    known.id if known else None,
+                    None,
+                    client.ip,
+                    client.user_agent,
+                    detail=None if known else "unknown username",
+                )
+            )
             auth.metrics.logins.labels("failed").inc()
             raise InvalidCredentials("username or password is wrong")
         await auth.limits.login_succeeded(body.username)

@@ -21,7 +21,7 @@ from typing import Any
 
 from tessera.clock import Clock
 from tessera.sealing import Sealer
-from tessera.store import KeyConflict, KeyRecord, Store
+from tessera.store import AuditEvent, KeyConflict, KeyRecord, Store
 from tessera.tokens import SigningKey, generate_key, import_pem, load_private_json
 
 log = logging.getLogger("tessera.keys")
@@ -172,6 +172,7 @@ class KeyRing:
                 key = generate_key(self.algorithm)
                 if await self._store.add_next_key(self._record(key, "next")):
                     log.info("pre-published signing key %s", key.kid)
+                    await self._audit("key_prepublished", key.kid)
             elif (
                 waiting is not None
                 and now - waiting.created_at >= self._prepublish
@@ -181,6 +182,7 @@ class KeyRing:
                 )
             ):
                 log.info("signing key is now %s (scheduled rotation)", waiting.kid)
+                await self._audit("key_rotated", f"{active.kid} -> {waiting.kid} (scheduled)")
         await self._store.retire_keys(now)
         await self.reload()
 
@@ -203,10 +205,16 @@ class KeyRing:
 
     async def _activate(self, key: SigningKey) -> SigningKey:
         now = self._clock.now()
+        previous = self._active.kid if self._active else None
         await self._store.add_key(self._record(key), previous_retire_at=now + self._retire_after)
+        await self._audit("key_rotated", f"{previous} -> {key.kid}")
         await self.reload()
         log.info("signing key is now %s (%s)", key.kid, key.alg)
         return key
+
+    async def _audit(self, kind: str, detail: str) -> None:
+        now = self._clock.now()
+        await self._store.add_audit(AuditEvent(now, kind, None, None, None, None, detail=detail))
 
     def _record(self, key: SigningKey, state: str = "active") -> KeyRecord:
         now = self._clock.now()

@@ -105,8 +105,17 @@ class Sessions:
                 sealed = self._sealer.seal(
                     successor.encode(), seal_context(session.id, generation + 1)
                 )
+                audit = AuditEvent(
+                    now,
+                    "refresh",
+                    session.subject,
+                    session.id,
+                    client.ip,
+                    client.user_agent,
+                    detail=f"generation {generation + 1}",
+                )
                 if await self._store.rotate(
-                    session.id, generation, token_hash(successor), sealed, now
+                    session.id, generation, token_hash(successor), sealed, now, audit
                 ):
                     rotated = replace(
                         session,
@@ -130,7 +139,10 @@ class Sessions:
                     session.id,
                     client.ip,
                     client.user_agent,
-                    detail=f"generation {generation} presented; current is {session.generation}",
+                    detail=(
+                        f"generation {generation} presented; current is {session.generation},"
+                        f" last used from {session.ip or '?'} ({(session.user_agent or '?')[:200]})"
+                    ),
                 ),
             )
             log.warning("refresh token reuse: session %s revoked", session.id)

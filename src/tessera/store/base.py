@@ -49,9 +49,11 @@ class Store(Protocol):
         new_hash: bytes,
         sealed_token: bytes,
         now: float,
+        audit: AuditEvent | None = None,
     ) -> bool:
         """Advance the session one generation, only if it is still at `expected_generation`
-        and not revoked. False means another caller got there first."""
+        and not revoked, recording the rotating client's address and `audit` in the same
+        transaction. False means another caller got there first."""
 
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
     async def list_sessions(self, subject: str | None, now: float) -> list[SessionRecord]:

@@ -6,6 +6,7 @@ Dialect differences stay in `connect()`; the statements are portable.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -128,20 +129,31 @@ class SQLStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         # SQLite allows one writer at a time; connections that contend for it back off in
-        # sleeps of up to 100 ms. Queueing this process's writers here avoids that entirely.
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # sleeps of up to 100 ms. Queueing this process's writers here avoids that entirely
+        # (one lock per event loop: a lock cannot be shared between loops).
+        self._serialise_writes = engine.dialect.name == "sqlite"
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLStore:
         return cls(connect(url, **options))
 
+    def _write_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
+        return lock
+
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        if self._write_lock is None:
+        if not self._serialise_writes:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.begin() as conn:
+        async with self._write_lock(), self.engine.begin() as conn:
             yield conn
 
     async def ping(self) -> None:
@@ -248,7 +260,9 @@ class SQLStore:
         new_hash: bytes,
         sealed_token: bytes,
         now: float,
+        audit: AuditEvent | None = None,
     ) -> bool:
+        client = {"ip": audit.ip, "user_agent": audit.user_agent} if audit else {}
         async with self._tx() as conn:
             result = await conn.execute(
                 sessions.update()
@@ -262,6 +276,7 @@ class SQLStore:
                     sealed_token=sealed_token,
                     rotated_at=now,
                     last_used_at=now,
+                    **client,
                 )
             )
             if result.rowcount != 1:
@@ -274,6 +289,8 @@ class SQLStore:
                     issued_at=now,
                 )
             )
+            if audit is not None:
+                await conn.execute(audit_events.insert().values(**_audit_values(audit)))
             return True
 
     async def get_session(self, session_id: str) -> SessionRecord | None:

@@ -89,6 +89,8 @@ class UserDirectory:
         return await self._store.list_users()
 
     async def get(self, username: str) -> UserRecord | None:
+        if not USERNAME.fullmatch(username):
+            return None  # not a username: never sent to the database (it may be a password)
         return await self._store.get_user_by_name(username)
 
     async def authenticate(self, username: str, password: str) -> Principal | None:
