@@ -38,6 +38,7 @@ def test_json_logs_carry_request_ids_and_no_secrets(tmp_path: Path) -> None:
     for secret in (password, tokens["refresh_token"], tokens["access_token"]):
         assert secret not in logged
     assert all(e["level"] in {"info", "warning", "error"} for e in lines)
+    assert not [e for e in lines if e["logger"].startswith(("sqlalchemy", "aiosqlite"))]
 
 
 def test_audit_events_by_user(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ FIELDS = ("method", "path", "status", "duration_ms", "client", "route")
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        record.request_id = request_id.get() or "-"
         return True
 
 
@@ -31,7 +31,7 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if getattr(record, "request_id", None):
+        if getattr(record, "request_id", "-") != "-":
             entry["request_id"] = record.request_id  # type: ignore[attr-defined]
         for name in FIELDS:
             if hasattr(record, name):
@@ -55,6 +55,7 @@ def configure(format: str = "text", level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # The database drivers log statements with their parameters at debug level.
-    for name in ("aiosqlite", "asyncpg", "sqlalchemy.engine"):
-        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    # Database drivers log statements with their parameters (SQLAlchemy at info level):
+    # never let those through, they can carry user input.
+    for name in ("aiosqlite", "asyncpg", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -51,9 +51,8 @@ def serve(
         await auth.start()
         typer.echo(f"Tessera listening on {url}   (open it in a browser for the demo app)")
         typer.echo(f"  data dir: {settings.data_dir.resolve()}")
-        typer.echo(
-            f"  decoder:  {url}/decoder   JWKS: {url}/.well-known/jwks.json   API: {url}/docs"
-        )
+        typer.echo(f"  decoder:  {url}/decoder")
+        typer.echo(f"  JWKS:     {url}/.well-known/jwks.json   API docs: {url}/docs")
         if demo:
             password = await _demo_user(auth)
             typer.echo(f"  demo login: username '{DEMO_USER}', password '{password}'")
