@@ -213,37 +213,10 @@ def corpus(rsa: Forge, ec: Forge) -> Iterator[tuple[str, str, Forge]]:
     yield "payload-duplicate", rsa.signed(raw_payload=b64(dup.encode())), rsa
     dup_header = f'{{"alg":"none","alg":"{rsa.key.alg}","kid":"{rsa.key.kid}","typ":"at+jwt"}}'
     yield "header-duplicate", f"{b64(dup_header.encode())}.{p}.{s}", rsa
-    yield (
-        "payload-nan",
-        rsa.signed(
-            raw_payload=b64(
-                json.dumps(rsa.claims).replace(f'"exp": {rsa.claims["exp"]}', '"exp": NaN').encode()
-            )
-        ),
-        rsa,
-    )
-    yield (
-        "payload-infinity",
-        rsa.signed(
-            raw_payload=b64(
-                json.dumps(rsa.claims)
-                .replace(f'"exp": {rsa.claims["exp"]}', '"exp": Infinity')
-                .encode()
-            )
-        ),
-        rsa,
-    )
-    yield (
-        "payload-1e400",
-        rsa.signed(
-            raw_payload=b64(
-                json.dumps(rsa.claims)
-                .replace(f'"exp": {rsa.claims["exp"]}', '"exp": 1e400')
-                .encode()
-            )
-        ),
-        rsa,
-    )
+    exp_text = f'"exp": {rsa.claims["exp"]}'
+    for name, number in (("nan", "NaN"), ("infinity", "Infinity"), ("1e400", "1e400")):
+        text = json.dumps(rsa.claims).replace(exp_text, f'"exp": {number}')
+        yield f"payload-{name}", rsa.signed(raw_payload=b64(text.encode())), rsa
     yield (
         "payload-deep",
         rsa.signed(raw_payload=b64(b'{"a":' + b"[" * 1500 + b"]" * 1500 + b"}")),

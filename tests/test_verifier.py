@@ -40,6 +40,12 @@ class CountingTransport(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
+def fetching_verifier(url: str, clock: ManualClock, transport: CountingTransport) -> Verifier:
+    """A verifier that fetches the live server's JWKS through a counting transport."""
+    jwks_url = f"{url}/.well-known/jwks.json"
+    return Verifier(jwks_url, issuer=ISSUER, audience=AUDIENCE, clock=clock, transport=transport)
+
+
 def mint(service: Tessera, subject: str = "user-1") -> str:
     async def go() -> str:
         issued = await service.sessions.open(subject, "user", ClientInfo())
@@ -62,13 +68,7 @@ def test_verifies_the_servers_tokens_from_its_jwks_url(
 ) -> None:
     url, service, clock = live
     transport = CountingTransport()
-    verifier = Verifier(
-        f"{url}/.well-known/jwks.json",
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        clock=clock,
-        transport=transport,
-    )
+    verifier = fetching_verifier(url, clock, transport)
     token = mint(service)
     claims = verifier.verify(token)
     assert claims.sub == "user-1" and claims.role == "user"
@@ -89,13 +89,7 @@ def test_unknown_kid_flood_costs_one_fetch_per_cooldown(
 ) -> None:
     url, service, clock = live
     transport = CountingTransport()
-    verifier = Verifier(
-        f"{url}/.well-known/jwks.json",
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        clock=clock,
-        transport=transport,
-    )
+    verifier = fetching_verifier(url, clock, transport)
     token = mint(service)
     verifier.verify(token)
     _, payload, signature = token.split(".")
@@ -123,13 +117,7 @@ def test_rotation_is_picked_up_and_a_failing_jwks_keeps_the_old_keys(
 ) -> None:
     url, service, clock = live
     transport = CountingTransport()
-    verifier = Verifier(
-        f"{url}/.well-known/jwks.json",
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        clock=clock,
-        transport=transport,
-    )
+    verifier = fetching_verifier(url, clock, transport)
     old_token = mint(service)
     verifier.verify(old_token)
     run_async(_rotate(service))
