@@ -79,7 +79,7 @@ def test_gc_command(tmp_path: Path) -> None:
         [*COMMAND, "gc", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert "purged 0 sessions and 0 audit events" in result.stdout
+    assert "purged 0 sessions, 0 audit events and 0 revocations" in result.stdout
 
 
 async def test_one_collector_at_a_time_on_postgres(tmp_path: Path, pg_url: str) -> None:  # noqa: F811

@@ -12,12 +12,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from tessera.settings import MAX_LEEWAY
 from tessera.store import Purged
 
 if TYPE_CHECKING:
     from tessera.service import Tessera
 
 log = logging.getLogger("tessera.maintenance")
+REVOCATION_KEEP = 60.0  # seconds a published revocation outlives its tokens' leeway
 MAX_BATCHES = 100  # per run: the rest waits for the next run, so one run stays short
 
 
@@ -29,11 +31,18 @@ async def collect_garbage(auth: Tessera) -> Purged:
         sessions_before=now - s.gc_keep,
         idle_before=now - s.refresh_idle_ttl - s.gc_keep,
         audit_before=now - s.audit_retention,
+        # A published revocation is needed until its tokens expire, with any verifier's leeway.
+        revocations_before=now - MAX_LEEWAY - REVOCATION_KEEP,
         batch=s.gc_batch,
         max_batches=MAX_BATCHES,
     )
-    if purged.sessions or purged.audit_events:
-        log.info("purged %d sessions and %d audit events", purged.sessions, purged.audit_events)
+    if purged.sessions or purged.audit_events or purged.revocations:
+        log.info(
+            "purged %d sessions, %d audit events and %d revocations",
+            purged.sessions,
+            purged.audit_events,
+            purged.revocations,
+        )
     return purged
 
 

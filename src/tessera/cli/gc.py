@@ -20,4 +20,7 @@ def gc(data_dir: DataDir = None) -> None:
     if purged.skipped:
         typer.echo("another replica is collecting right now; nothing done")
         return
-    typer.echo(f"purged {purged.sessions} sessions and {purged.audit_events} audit events")
+    typer.echo(
+        f"purged {purged.sessions} sessions, {purged.audit_events} audit events"
+        f" and {purged.revocations} revocations"
+    )

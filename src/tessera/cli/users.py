@@ -53,7 +53,7 @@ def remove(name: str, data_dir: DataDir = None) -> None:
     """Remove a user and revoke all of their sessions."""
 
     async def work(auth: Tessera) -> bool:
-        return await auth.users.remove(name)
+        return await auth.users.remove(name, tokens_end_by=auth.sessions.tokens_end_by())
 
     if not run_with(data_dir, work):
         raise fail(f"no user {name!r}")

@@ -5,12 +5,17 @@ successor; the store advances the generation with a compare-and-set, so two conc
 refreshes cannot both rotate. The loser re-reads and finds itself inside the grace window,
 where presenting the just-rotated token returns *the same* current token (kept sealed, never
 in plaintext). Outside the window an old token is theft: the whole session dies.
+
+Every revocation is published by the store with the latest `exp` the session's access tokens
+can have, and `on_revoke` runs once it has committed (the server uses it to refuse those
+tokens at once, before answering).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from tessera.clock import Clock
@@ -26,6 +31,9 @@ from tessera.store import AuditEvent, SessionRecord, Store
 
 log = logging.getLogger("tessera.sessions")
 ROTATE_ATTEMPTS = 4
+# An access token being minted as the session is revoked is signed a moment later: published
+# revocations cover that moment too.
+MINT_MARGIN = 5.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class SessionPolicy:
     idle_ttl: float
     max_age: float
     reuse_grace: float
+    access_ttl: float = 600.0  # lifetime of the access tokens minted for a session
 
 
 @dataclass(frozen=True)
@@ -52,11 +61,27 @@ class ClientInfo:
 
 
 class Sessions:
-    def __init__(self, store: Store, sealer: Sealer, clock: Clock, policy: SessionPolicy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sealer: Sealer,
+        clock: Clock,
+        policy: SessionPolicy,
+        on_revoke: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
         self._sealer = sealer
         self._clock = clock
         self.policy = policy
+        self._on_revoke = on_revoke
+
+    def tokens_end_by(self, now: float | None = None) -> float:
+        """The latest `exp` an access token of a session revoked `now` can carry."""
+        return (self._clock.now() if now is None else now) + self.policy.access_ttl + MINT_MARGIN
+
+    async def _revoked(self) -> None:
+        if self._on_revoke is not None:
+            await self._on_revoke()
 
     def refresh_expires_at(self, session: SessionRecord) -> float:
         """When the current refresh token stops working if unused: idle or absolute end."""
@@ -144,7 +169,9 @@ class Sessions:
                         f" last used from {session.ip or '?'} ({(session.user_agent or '?')[:200]})"
                     ),
                 ),
+                not_after=self.tokens_end_by(now),
             )
+            await self._revoked()
             log.warning("refresh token reuse: session %s revoked", session.id)
             raise RefreshTokenReused("refresh token was already used; the session is revoked")
         raise Unavailable("too much contention on this session; retry", retry_after=1)
@@ -195,13 +222,20 @@ class Sessions:
             return False
         now = self._clock.now()
         audit = AuditEvent(now, reason, session.subject, session_id, client.ip, client.user_agent)
-        await self._store.revoke_session(session_id, now, reason, audit)
+        await self._store.revoke_session(
+            session_id, now, reason, audit, not_after=self.tokens_end_by(now)
+        )
+        await self._revoked()
         return True
 
     async def revoke_all(self, subject: str, reason: str, client: ClientInfo) -> int:
         now = self._clock.now()
         audit = AuditEvent(now, reason, subject, None, client.ip, client.user_agent)
-        return await self._store.revoke_subject_sessions(subject, now, reason, audit)
+        count = await self._store.revoke_subject_sessions(
+            subject, now, reason, audit, not_after=self.tokens_end_by(now)
+        )
+        await self._revoked()
+        return count
 
     async def active(self, subject: str | None) -> list[SessionRecord]:
         """Sessions that can still refresh, newest first."""

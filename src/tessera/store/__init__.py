@@ -1,7 +1,14 @@
 """Persistence: one interface (`Store`), one SQL implementation, Alembic migrations."""
 
 from tessera.store.base import KeyConflict, Store, UserExists
-from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
+from tessera.store.records import (
+    AuditEvent,
+    KeyRecord,
+    Purged,
+    Revocation,
+    SessionRecord,
+    UserRecord,
+)
 from tessera.store.sql import SQLStore
 
 __all__ = [
@@ -9,6 +16,7 @@ __all__ = [
     "KeyConflict",
     "KeyRecord",
     "Purged",
+    "Revocation",
     "SQLStore",
     "SessionRecord",
     "Store",

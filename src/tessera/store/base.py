@@ -2,14 +2,24 @@
 
 Every method is one short transaction. The two that decide security — `rotate` and
 `revoke_session` — are atomic compare-and-sets, so concurrent callers (tasks, processes,
-replicas) can never both win.
+replicas) can never both win. Every revocation also appends a `Revocation` row in the same
+transaction, which other replicas and verifiers follow (`revocations_after`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
+from tessera.store.records import (
+    AuditEvent,
+    KeyRecord,
+    Purged,
+    Revocation,
+    SessionRecord,
+    UserRecord,
+)
 
 
 class UserExists(Exception):
@@ -30,7 +40,9 @@ class Store(Protocol):
     async def add_user(self, user: UserRecord) -> None: ...
     async def get_user_by_name(self, username: str) -> UserRecord | None: ...
     async def list_users(self) -> list[UserRecord]: ...
-    async def remove_user(self, username: str, now: float) -> bool: ...
+    async def remove_user(self, username: str, now: float, not_after: float) -> bool:
+        """Delete the user and revoke their sessions (published, with `not_after`)."""
+
     async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 
     # sessions
@@ -60,13 +72,37 @@ class Store(Protocol):
         """Sessions not revoked and not past their absolute end, newest first."""
 
     async def revoke_session(
-        self, session_id: str, now: float, reason: str, audit: AuditEvent | None = None
+        self,
+        session_id: str,
+        now: float,
+        reason: str,
+        audit: AuditEvent | None = None,
+        *,
+        not_after: float,
     ) -> bool:
-        """Revoke if not yet revoked, writing `audit` in the same transaction."""
+        """Revoke if not yet revoked, writing `audit` and the published `Revocation` (whose
+        tokens end by `not_after`) in the same transaction."""
 
     async def revoke_subject_sessions(
-        self, subject: str, now: float, reason: str, audit: AuditEvent | None = None
+        self,
+        subject: str,
+        now: float,
+        reason: str,
+        audit: AuditEvent | None = None,
+        *,
+        not_after: float,
     ) -> int: ...
+
+    # revocation feed
+    async def revocations_after(self, cursor: int, limit: int) -> list[Revocation]:
+        """Published revocations with an id above `cursor`, in id order, at most `limit`."""
+
+    def revocation_notices(
+        self, wake: Callable[[], None], lost: Callable[[], None] | None = None
+    ) -> AbstractAsyncContextManager[bool]:
+        """While open, call `wake()` soon after any process commits a revocation, and
+        `lost()` if notices stop. Yields False where the database cannot push notices
+        (followers then rely on polling)."""
 
     async def add_audit(self, event: AuditEvent) -> None: ...
     async def list_audit(
@@ -80,12 +116,14 @@ class Store(Protocol):
         sessions_before: float,
         idle_before: float,
         audit_before: float,
+        revocations_before: float,
         batch: int,
         max_batches: int,
     ) -> Purged:
         """Delete, in batches, sessions revoked or ended (absolute end, or last use) before the
-        given times — their refresh tokens go with them — and audit events older than
-        `audit_before`. Only one caller at a time across replicas does the work."""
+        given times — their refresh tokens go with them — audit events older than
+        `audit_before` and revocations whose tokens all ended before `revocations_before`.
+        Only one caller at a time across replicas does the work."""
 
     # signing keys
     async def list_keys(self) -> list[KeyRecord]: ...

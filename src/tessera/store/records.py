@@ -64,4 +64,16 @@ class Purged:
 
     sessions: int = 0
     audit_events: int = 0
+    revocations: int = 0
     skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A revoked session as published to followers: its access tokens are dead, and none of
+    them can outlive `not_after` (so a follower may forget it then). `id` orders the feed."""
+
+    id: int
+    session_id: str
+    not_after: float
+    at: float

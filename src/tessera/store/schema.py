@@ -97,3 +97,17 @@ signing_keys = sa.Table(
         postgresql_where=sa.text("state = 'next'"),
     ),
 )
+
+# One row per revoked session, in commit order: what other replicas and verifiers follow so a
+# revoked session's still-unexpired access tokens stop working everywhere. AUTOINCREMENT on
+# SQLite, so an id is never reused after a purge (followers keep a cursor of ids).
+revocations = sa.Table(
+    "revocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("not_after", sa.Float, nullable=False),  # latest exp of the session's tokens
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_revocations_not_after", "not_after"),
+    sqlite_autoincrement=True,
+)

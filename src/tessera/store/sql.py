@@ -7,22 +7,38 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tessera.store.base import KeyConflict, UserExists
-from tessera.store.records import AuditEvent, KeyRecord, Purged, SessionRecord, UserRecord
-from tessera.store.schema import audit_events, refresh_tokens, sessions, signing_keys, users
+from tessera.store.records import (
+    AuditEvent,
+    KeyRecord,
+    Purged,
+    Revocation,
+    SessionRecord,
+    UserRecord,
+)
+from tessera.store.schema import (
+    audit_events,
+    refresh_tokens,
+    revocations,
+    sessions,
+    signing_keys,
+    users,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 GC_LOCK = 0x7E55E7A2  # advisory-lock key: one garbage collector at a time
+REVOCATION_CHANNEL = "tessera_revocations"  # PostgreSQL NOTIFY channel: "a revocation committed"
 
 
 def connect(
@@ -123,6 +139,9 @@ def _audit_values(event_: AuditEvent) -> dict[str, Any]:
     }
 
 
+LISTENER_SETTINGS = {"application_name": "tessera-revocations"}
+
+
 class SQLStore:
     """`Store` over one SQLAlchemy async engine."""
 
@@ -190,17 +209,19 @@ class SQLStore:
             rows = (await conn.execute(users.select().order_by(users.c.username))).all()
         return [_user(row) for row in rows]
 
-    async def remove_user(self, username: str, now: float) -> bool:
+    async def remove_user(self, username: str, now: float, not_after: float) -> bool:
         async with self._tx() as conn:
             row = (
                 await conn.execute(sa.select(users.c.id).where(users.c.username == username))
             ).first()
             if row is None:
                 return False
-            await conn.execute(
-                sessions.update()
-                .where(sessions.c.subject == row.id, sessions.c.revoked_at.is_(None))
-                .values(revoked_at=now, revoke_reason="user_removed")
+            await self._revoke_where(
+                conn,
+                sa.and_(sessions.c.subject == row.id, sessions.c.revoked_at.is_(None)),
+                now,
+                "user_removed",
+                not_after,
             )
             await conn.execute(users.delete().where(users.c.id == row.id))
             return True
@@ -309,30 +330,108 @@ class SQLStore:
         return [_session(row) for row in rows]
 
     async def revoke_session(
-        self, session_id: str, now: float, reason: str, audit: AuditEvent | None = None
+        self,
+        session_id: str,
+        now: float,
+        reason: str,
+        audit: AuditEvent | None = None,
+        *,
+        not_after: float,
     ) -> bool:
         async with self._tx() as conn:
-            result = await conn.execute(
-                sessions.update()
-                .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
-                .values(revoked_at=now, revoke_reason=reason)
+            revoked = await self._revoke_where(
+                conn,
+                sa.and_(sessions.c.id == session_id, sessions.c.revoked_at.is_(None)),
+                now,
+                reason,
+                not_after,
             )
             if audit is not None:
                 await conn.execute(audit_events.insert().values(**_audit_values(audit)))
-            return result.rowcount == 1
+            return len(revoked) == 1
 
     async def revoke_subject_sessions(
-        self, subject: str, now: float, reason: str, audit: AuditEvent | None = None
+        self,
+        subject: str,
+        now: float,
+        reason: str,
+        audit: AuditEvent | None = None,
+        *,
+        not_after: float,
     ) -> int:
         async with self._tx() as conn:
-            result = await conn.execute(
-                sessions.update()
-                .where(sessions.c.subject == subject, sessions.c.revoked_at.is_(None))
-                .values(revoked_at=now, revoke_reason=reason)
+            revoked = await self._revoke_where(
+                conn,
+                sa.and_(sessions.c.subject == subject, sessions.c.revoked_at.is_(None)),
+                now,
+                reason,
+                not_after,
             )
             if audit is not None:
                 await conn.execute(audit_events.insert().values(**_audit_values(audit)))
-            return int(result.rowcount)
+            return len(revoked)
+
+    async def _revoke_where(
+        self, conn: AsyncConnection, where: Any, now: float, reason: str, not_after: float
+    ) -> Sequence[str]:
+        """Revoke the matching sessions and publish exactly those (UPDATE … RETURNING: a
+        session created meanwhile is either in both or in neither)."""
+        ids = (
+            (
+                await conn.execute(
+                    sessions.update()
+                    .where(where)
+                    .values(revoked_at=now, revoke_reason=reason)
+                    .returning(sessions.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if ids:
+            await conn.execute(
+                revocations.insert(),
+                [{"session_id": id_, "not_after": not_after, "at": now} for id_ in ids],
+            )
+            if conn.dialect.name == "postgresql":
+                # Delivered to every LISTENing replica when this transaction commits.
+                await conn.execute(
+                    sa.text("SELECT pg_notify(:channel, '')"), {"channel": REVOCATION_CHANNEL}
+                )
+        return list(ids)
+
+    # revocation feed -------------------------------------------------------------------------
+
+    async def revocations_after(self, cursor: int, limit: int) -> list[Revocation]:
+        query = (
+            revocations.select()
+            .where(revocations.c.id > cursor)
+            .order_by(revocations.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Revocation(r.id, r.session_id, r.not_after, r.at) for r in rows]
+
+    @asynccontextmanager
+    async def revocation_notices(
+        self, wake: Callable[[], None], lost: Callable[[], None] | None = None
+    ) -> AsyncIterator[bool]:
+        """PostgreSQL: a connection of its own LISTENs on the revocation channel (outside the
+        pool, which it would otherwise hold forever). `lost()` is called if it drops."""
+        if self.engine.dialect.name != "postgresql":
+            yield False
+            return
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(dsn, timeout=10, server_settings=LISTENER_SETTINGS)
+        try:
+            await conn.add_listener(REVOCATION_CHANNEL, lambda *_: wake())
+            if lost is not None:
+                conn.add_termination_listener(lambda _conn: lost())
+            yield True
+        finally:
+            with suppress(Exception):
+                await conn.close(timeout=2)
 
     async def add_audit(self, event_: AuditEvent) -> None:
         async with self._tx() as conn:
@@ -371,6 +470,7 @@ class SQLStore:
         sessions_before: float,
         idle_before: float,
         audit_before: float,
+        revocations_before: float,
         batch: int,
         max_batches: int,
     ) -> Purged:
@@ -389,7 +489,18 @@ class SQLStore:
             removed_audit = await self._purge_batches(
                 audit_events, audit_events.c.id, old_audit, batch, max_batches
             )
-        return Purged(sessions=removed_sessions, audit_events=removed_audit)
+            removed_revocations = await self._purge_batches(
+                revocations,
+                revocations.c.id,
+                revocations.c.not_after < revocations_before,
+                batch,
+                max_batches,
+            )
+        return Purged(
+            sessions=removed_sessions,
+            audit_events=removed_audit,
+            revocations=removed_revocations,
+        )
 
     async def _purge_batches(
         self, table: sa.Table, key: sa.Column[Any], where: Any, batch: int, max_batches: int

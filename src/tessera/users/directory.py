@@ -82,8 +82,10 @@ class UserDirectory:
         )
         return user
 
-    async def remove(self, username: str) -> bool:
-        return await self._store.remove_user(username, self._clock.now())
+    async def remove(self, username: str, *, tokens_end_by: float) -> bool:
+        """Delete the user; their sessions are revoked, their tokens published as dead until
+        `tokens_end_by` (see `Sessions.tokens_end_by`)."""
+        return await self._store.remove_user(username, self._clock.now(), tokens_end_by)
 
     async def list(self) -> list[UserRecord]:
         return await self._store.list_users()
