@@ -13,7 +13,12 @@ from schemathesis.checks import not_a_server_error
 from tessera import Tessera, create_app
 from tests.conftest import make_settings
 
-SERVICE = Tessera(make_settings(Path(tempfile.mkdtemp(prefix="tessera-fuzz-")) / "d"))
+SERVICE = Tessera(
+    make_settings(
+        Path(tempfile.mkdtemp(prefix="tessera-fuzz-")) / "d",
+        revocation_max_wait=0.01,  # generated long-polls must not each hold for seconds
+    )
+)
 APP = create_app(SERVICE)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 

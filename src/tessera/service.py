@@ -15,12 +15,13 @@ from tessera.http.limits import RateLimits
 from tessera.http.metrics import Metrics
 from tessera.http.routes import build_router
 from tessera.keys import KeyRing
+from tessera.revocations import RevocationWatch
 from tessera.sealing import Sealer, load_master_secret
 from tessera.sessions import SessionPolicy, Sessions
 from tessera.settings import Settings
 from tessera.store import SessionRecord, SQLStore, Store
 from tessera.store.migrate import upgrade
-from tessera.tokens import AccessClaims, AccessTokenPolicy
+from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken
 from tessera.users import Authenticator, PasswordHasher, UserDirectory
 
 RETIRE_MARGIN = 5.0  # seconds beyond the last moment a replaced key may still have signed
@@ -67,13 +68,21 @@ class Tessera:
             max_lifetime=s.max_token_lifetime,
             max_bytes=s.max_token_bytes,
         )
+        self.revocations = RevocationWatch(
+            self.store, self.clock, poll_interval=s.revocation_poll_interval
+        )
         self.sessions = Sessions(
             self.store,
             Sealer(master, "refresh-tokens"),
             self.clock,
             SessionPolicy(
-                idle_ttl=s.refresh_idle_ttl, max_age=s.session_max_age, reuse_grace=s.reuse_grace
+                idle_ttl=s.refresh_idle_ttl,
+                max_age=s.session_max_age,
+                reuse_grace=s.reuse_grace,
+                access_ttl=s.access_ttl,
             ),
+            # Refuse a session's access tokens here before the revoking request is answered.
+            on_revoke=self.revocations.published,
         )
         self.passwords = PasswordHasher(
             time_cost=s.argon2_time_cost,
@@ -99,7 +108,8 @@ class Tessera:
     # life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Migrate the database and load (or create) the signing keys. Idempotent."""
+        """Migrate the database, load (or create) the signing keys and the sessions revoked
+        so far. Idempotent."""
         if self._started:
             return
         if self._starting is None:
@@ -110,15 +120,20 @@ class Tessera:
             if isinstance(self.store, SQLStore):
                 await upgrade(self.store.engine)
             await self.keys.ensure()
+            self.revocations.closing = False
+            await self.revocations.sync()
             self._started = True
 
     async def ready(self) -> None:
-        """Called on every request: start on first use, pick up key rotations."""
+        """Called on every request: start on first use, pick up key rotations, keep
+        following revocations."""
         if not self._started:
             await self.start()
         await self.keys.maybe_reload()
+        self.revocations.follow()
 
     async def close(self) -> None:
+        await self.revocations.stop()
         if self._owns_store:
             await self.store.close()
         self._started = False
@@ -126,6 +141,7 @@ class Tessera:
     @asynccontextmanager
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
         await self.start()
+        self.revocations.follow()
         try:
             yield
         finally:
@@ -144,9 +160,12 @@ class Tessera:
         )
 
     async def verify_access_token(self, token: object) -> AccessClaims:
-        """Verify with the in-memory key ring; raises `InvalidToken`."""
+        """Verify with the in-memory key ring and revocation set; raises `InvalidToken`."""
         await self.ready()
-        return self.tokens.verify(token, self.keys.lookup, self.clock.now())
+        claims = self.tokens.verify(token, self.keys.lookup, self.clock.now())
+        if claims.sid in self.revocations.revoked:
+            raise InvalidToken("revoked", "session has been revoked")
+        return claims
 
     # HTTP ------------------------------------------------------------------------------------
 

@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     key_prepublish: PositiveFloat = Field(
         default=900.0, description="a new key is in the JWKS this long before it signs"
     )
+    revocation_poll_interval: PositiveFloat = Field(
+        default=0.5,
+        description="how often each replica re-reads published revocations (besides NOTIFY)",
+    )
+    revocation_max_wait: float = Field(
+        default=25.0,
+        ge=0,
+        le=30,
+        description="longest a revocation-feed long-poll is held (keep below proxy timeouts)",
+    )
     gc_interval: PositiveFloat = Field(
         default=300.0, description="how often `serve` purges dead sessions and old audit rows"
     )

@@ -54,6 +54,17 @@ class SessionList(BaseModel):
     sessions: list[SessionInfo]
 
 
+class RevokedSession(BaseModel):
+    sid: str
+    not_after: float = Field(description="no access token of this session lives past this")
+
+
+class RevocationPage(BaseModel):
+    revocations: list[RevokedSession]
+    cursor: int = Field(description="send as `since` next time")
+    more: bool = Field(description="another page is ready: ask again at once")
+
+
 class Me(BaseModel):
     sub: str
     role: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -32,6 +32,8 @@ from tessera.http.models import (
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
+    RevocationPage,
+    RevokedSession,
     SessionInfo,
     SessionList,
     TokenResponse,
@@ -42,6 +44,7 @@ from tessera.http.transport import (
     refresh_cookie,
     set_refresh_cookie,
 )
+from tessera.revocations.feed import MAX_WAIT
 from tessera.sessions import ClientInfo, Issued
 from tessera.store import AuditEvent
 from tessera.tokens import AccessClaims
@@ -253,6 +256,30 @@ def build_router(auth: Tessera) -> APIRouter:
         count = await auth.sessions.revoke_all(claims.sub, "logout_everywhere", client)
         auth.metrics.revocations.labels("logout_everywhere").inc(count)
         return Response(status_code=204)
+
+    @router.get(f"{prefix}/revocations", response_model=RevocationPage, tags=["revocations"])
+    async def revocations(
+        since: int = Query(default=0, ge=0, le=2**53, description="cursor of the last page"),
+        wait: float = Query(
+            default=0.0,
+            ge=0,
+            le=MAX_WAIT,
+            allow_inf_nan=False,
+            description="hold the answer up to this many seconds until there is a revocation",
+        ),
+    ) -> Response:
+        """Sessions revoked since `since` whose access tokens may still be alive: what
+        verifiers in other services follow to refuse them at once (a long-poll with `wait`)."""
+        await auth.ready()
+        page = await auth.revocations.page(since, min(wait, settings.revocation_max_wait))
+        body = RevocationPage(
+            revocations=[
+                RevokedSession(sid=r.session_id, not_after=r.not_after) for r in page.revocations
+            ],
+            cursor=page.cursor,
+            more=page.more,
+        )
+        return JSONResponse(body.model_dump(), headers=NO_STORE)
 
     @router.get(f"{prefix}/tessera.js", include_in_schema=False)
     async def browser_client() -> Response:

@@ -32,6 +32,19 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+class Server(uvicorn.Server):
+    """uvicorn, answering the revocation feed's waiting long-polls as shutdown begins (it
+    waits for every open request before the app's own shutdown runs)."""
+
+    def __init__(self, config: uvicorn.Config, auth: Tessera) -> None:
+        super().__init__(config)
+        self.auth = auth
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.auth.revocations.drain()
+        await super().shutdown(sockets)
+
+
 def build_server(
     auth: Tessera,
     *,
@@ -51,4 +64,4 @@ def build_server(
         server_header=False,
         proxy_headers=auth.settings.trust_forwarded,
     )
-    return uvicorn.Server(config)
+    return Server(config, auth)

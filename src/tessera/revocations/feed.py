@@ -1,0 +1,180 @@
+"""`RevocationFeed`: another service's follower of an auth server's revocation feed.
+
+A background thread long-polls `GET {prefix}/revocations?since=…&wait=…`: the server holds
+each request until a session is revoked (or `wait` passes), so a revocation reaches the
+follower within milliseconds, at the cost of one idle connection. Verification only ever
+reads the in-memory `RevokedSessions`. While the feed is unreachable the follower keeps
+what it has, retries with back-off, and reports in `health()` that it is down: revoked
+sessions' tokens then live until their `exp`, as they would with no feed at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from tessera.clock import Clock, SystemClock
+from tessera.revocations.revoked import RevokedSessions
+
+log = logging.getLogger("tessera.revocations")
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_WAIT = 30.0  # the server holds a long-poll at most this long
+
+
+class FeedError(Exception):
+    """The feed answered something other than a revocation page."""
+
+
+class RevocationFeed:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        wait: float = 20.0,
+        timeout: float = 5.0,
+        max_retry_delay: float = 30.0,
+        allow_http: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        start: bool = True,
+    ) -> None:
+        parts = urlsplit(url)
+        local = (parts.hostname or "") in LOCAL_HOSTS
+        if parts.scheme != "https" and not (parts.scheme == "http" and (local or allow_http)):
+            raise ValueError("the revocation feed URL must be https (http only for localhost)")
+        if not 0 <= wait <= MAX_WAIT:
+            raise ValueError(f"wait must be between 0 and {MAX_WAIT:.0f} seconds")
+        self.url = url
+        self._clock = clock or SystemClock()
+        self.revoked = RevokedSessions(self._clock)
+        self._wait = wait
+        self._max_retry_delay = max_retry_delay
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, read=wait + timeout), transport=transport
+        )
+        self._cursor = 0
+        self._stop = threading.Event()
+        self._synced = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.healthy = False
+        self.last_error: str | None = "not synced yet"
+        self.last_success_at: float | None = None
+        if start:
+            self.start()
+
+    # following -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="tessera-revocation-feed", daemon=True
+        )
+        self._thread.start()
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop following. The thread ends when its current long-poll returns."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> RevocationFeed:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def wait_until_synced(self, timeout: float) -> bool:
+        """True once a first page has been read (until then, nothing is known revoked)."""
+        return self._synced.wait(timeout)
+
+    def poll(self, wait: float = 0.0) -> int:
+        """One round trip (several, when the server has more pages); returns how many sessions
+        are newly known revoked. Raises `httpx.HTTPError` or `FeedError`."""
+        added = 0
+        while True:
+            response = self._client.get(
+                self.url,
+                params={"since": self._cursor, "wait": f"{wait:g}"},
+                headers={"Accept": "application/json"},
+            )
+            if response.status_code != 200:
+                raise FeedError(f"revocation feed answered {response.status_code}")
+            revoked, cursor, more = _parse_page(response)
+            added += self.revoked.add(revoked)
+            self._cursor = max(self._cursor, cursor)
+            if not more:
+                break
+            wait = 0.0
+        self.healthy, self.last_error = True, None
+        self.last_success_at = self._clock.now()
+        self._synced.set()
+        return added
+
+    def _run(self) -> None:
+        delay = 1.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    # The first read is the snapshot: answered at once, not held.
+                    self.poll(self._wait if self._synced.is_set() else 0.0)
+                    delay = 1.0
+                except (httpx.HTTPError, FeedError) as exc:
+                    self._failed(exc)
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self._max_retry_delay)
+        finally:
+            self._client.close()
+
+    def _failed(self, exc: Exception) -> None:
+        if self.healthy:
+            log.warning(
+                "revocation feed %s failed (%s: %s); revoked sessions now end at their "
+                "tokens' exp until it is back",
+                self.url,
+                type(exc).__name__,
+                exc,
+            )
+        self.healthy = False
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "healthy": self.healthy,
+            # Down: a revoked session's tokens are refused only once they expire.
+            "mode": "live" if self.healthy else "exp_only",
+            "last_error": self.last_error,
+            "last_success_at": self.last_success_at,
+            "revoked_sessions": len(self.revoked),
+        }
+
+
+def _parse_page(response: httpx.Response) -> tuple[list[tuple[str, float]], int, bool]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise FeedError("revocation feed answered with something other than JSON") from exc
+    if not isinstance(body, Mapping):
+        raise FeedError("revocation feed page is not an object")
+    items, cursor, more = body.get("revocations"), body.get("cursor"), body.get("more", False)
+    if not isinstance(items, list) or type(cursor) is not int or not isinstance(more, bool):
+        raise FeedError("revocation feed page lacks revocations, cursor or more")
+    revoked: list[tuple[str, float]] = []
+    for item in items:
+        sid = item.get("sid") if isinstance(item, Mapping) else None
+        not_after = item.get("not_after") if isinstance(item, Mapping) else None
+        if not isinstance(sid, str) or not isinstance(not_after, int | float):
+            raise FeedError("revocation feed entry lacks sid or not_after")
+        if isinstance(not_after, bool) or not math.isfinite(not_after):
+            raise FeedError("revocation feed entry has a bad not_after")
+        revoked.append((sid, float(not_after)))
+    return revoked, cursor, more
