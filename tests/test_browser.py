@@ -177,6 +177,37 @@ def test_server_side_revoke_logs_out_without_looping(live: Live) -> None:
     assert live.refreshes("invalid") == 1
 
 
+def test_reuse_detection_refuses_the_other_tabs_api_call_at_once(live: Live) -> None:
+    """A thief copied the refresh cookie. The browser rotates on; the thief's later replay
+    is reuse, which revokes the session — and the other tab's next API call, with an access
+    token that has not expired, is refused right away: no waiting for its `exp`."""
+    first = live.open()
+    sign_in(first)
+    stolen = next(c["value"] for c in live.context.cookies() if c["name"] == "tessera_refresh")
+    before = live.refreshes()
+    second = live.open()  # restores the session through the cookie: a rotation
+    second.wait_for_selector("#session-card:not(.hidden)")
+    requests = second.locator("#timeline li[data-kind=request]")
+    expect(requests.first).to_contain_text("GET /api/me → 200")
+    assert live.refreshes() == before + 1  # the stolen token is now an old one
+    live.advance(11)  # past the grace window; the tabs' access token has ~20 s left
+
+    replay = httpx.post(f"{live.url}/auth/refresh", json={"refresh_token": stolen})
+    assert replay.status_code == 401 and "revoked" in replay.json()["error_description"]
+
+    seen = requests.count()
+    second.click("#call-button")  # no clock movement: the access token is still unexpired
+    second.wait_for_selector("#login-card:not(.hidden)")
+    expect(requests).to_have_count(seen + 1)
+    expect(requests.first).to_contain_text("GET /api/me → 401")
+    assert any("/auth/refresh → 401" in line for line in timeline(second))  # once, then login
+    rejected = live.service.metrics.registry.get_sample_value(
+        "tessera_rejected_access_tokens_total", {"reason": "revoked"}
+    )
+    assert rejected == 1
+    screenshot(second, "demo-reuse-detected")
+
+
 def test_reload_restores_the_session(live: Live) -> None:
     page = live.open()
     sign_in(page)
