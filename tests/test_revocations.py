@@ -370,6 +370,9 @@ def test_revocation_on_one_replica_reaches_another_and_its_verifiers(
                 f"by B's own /api/me: max {max(replica) * 1000:.1f} ms"
             )
             assert b.revocations.health()["notices"] is True  # woken by NOTIFY, not polling
+            metrics = httpx.get(f"{base_b}/metrics").text
+            assert "tessera_revocation_notices_up 1.0" in metrics
+            assert "tessera_revoked_sessions 15.0" in metrics
         finally:
             verifier.close()
 

@@ -101,6 +101,9 @@ class Tessera:
         )
         self.metrics = Metrics()
         self.metrics.watch_key_age(self.keys.active_age)
+        self.metrics.watch_revocations(
+            lambda: len(self.revocations.revoked), lambda: float(self.revocations.pushing)
+        )
         self._started = False
         self._starting: asyncio.Lock | None = None
         self._router: Any = None

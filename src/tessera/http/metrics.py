@@ -51,8 +51,23 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.revoked_sessions = Gauge(
+            "tessera_revoked_sessions",
+            "Revoked sessions whose access tokens may still be alive, held in memory",
+            registry=self.registry,
+        )
+        self.revocation_notices = Gauge(
+            "tessera_revocation_notices_up",
+            "1 while this replica is woken by PostgreSQL NOTIFY (else it only polls)",
+            registry=self.registry,
+        )
+
     def watch_key_age(self, age: Callable[[], float]) -> None:
         self.key_age.set_function(age)
+
+    def watch_revocations(self, revoked: Callable[[], float], notices: Callable[[], float]) -> None:
+        self.revoked_sessions.set_function(revoked)
+        self.revocation_notices.set_function(notices)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
