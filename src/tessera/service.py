@@ -66,6 +66,7 @@ class Tessera:
             leeway=s.leeway,
             max_lifetime=s.max_token_lifetime,
             max_bytes=s.max_token_bytes,
+            client_id=s.client_id,
         )
         self.sessions = Sessions(
             self.store,
