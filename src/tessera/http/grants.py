@@ -14,9 +14,7 @@ if TYPE_CHECKING:
     from tessera.service import Tessera
 
 
-async def password_login(
-    auth: Tessera, username: str, password: str, client: ClientInfo
-) -> Issued:
+async def password_login(auth: Tessera, username: str, password: str, client: ClientInfo) -> Issued:
     """Check the credentials and open a session; `InvalidCredentials` or `RateLimited`."""
     ip = client.ip or "unknown"
     await auth.limits.login_attempt(username, ip)
