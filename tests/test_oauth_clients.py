@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,49 +28,16 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
 from oauthlib.oauth2 import LegacyApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from tessera import ManualClock, Tessera
-from tests.conftest import PASSWORD, make_settings
-from tests.live import add_user, in_process_server
+from tests.conftest import PASSWORD
+from tests.oauth_live import AUDIENCE, ISSUER, Live, oauth_server, password_tokens
 
 pytestmark = pytest.mark.slow
-
-AUDIENCE = "tessera-tests"
-ISSUER = "https://auth.test"
-
-
-@dataclass
-class Live:
-    url: str
-    service: Tessera
-    clock: ManualClock
-    metadata: dict[str, Any]
-
-    def expire_access_tokens(self) -> None:
-        """Move the server past every access token issued so far (TTL + leeway)."""
-        settings = self.service.settings
-        self.clock.advance(settings.access_ttl + settings.leeway + 1)
-
-    def counted(self, metric: str, labels: dict[str, str]) -> int:
-        value = self.service.metrics.registry.get_sample_value(metric, labels)
-        return int(value or 0)
-
-
-def start(tmp_path: Path, **overrides: object) -> Iterator[Live]:
-    data_dir = tmp_path / "data"
-    values: dict[str, object] = {"oauth_password_grant": True}
-    values.update(overrides)
-    settings = make_settings(data_dir, **values)
-    add_user(data_dir, "alice")
-    clock = ManualClock(time.time())
-    service = Tessera(settings, clock=clock)
-    with in_process_server(service) as url:
-        metadata = httpx.get(url + "/.well-known/oauth-authorization-server").json()
-        yield Live(url, service, clock, metadata)
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
-    yield from start(tmp_path)
+    with oauth_server(tmp_path) as server:
+        yield server
 
 
 def expired(token: dict[str, Any]) -> dict[str, Any]:
@@ -280,12 +246,8 @@ def test_requests_oauthlib_session_refreshes_by_itself(
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
 def test_pyjwt_verifies_access_tokens_from_the_jwks_url(tmp_path: Path, algorithm: str) -> None:
-    for live in start(tmp_path, algorithm=algorithm):
-        tokens = httpx.post(
-            live.metadata["token_endpoint"],
-            data={"grant_type": "password", "username": "alice", "password": PASSWORD},
-        ).json()
-        token = tokens["access_token"]
+    with oauth_server(tmp_path, algorithm=algorithm) as live:
+        token = password_tokens(live)["access_token"]
         jwks = jwt.PyJWKClient(live.metadata["jwks_uri"])
         key = jwks.get_signing_key_from_jwt(token)
         assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
