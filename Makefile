@@ -37,4 +37,4 @@ migration: $(STAMP)
 	$(BIN)/python scripts/new_migration.py "$(m)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tessera
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tessera .cache

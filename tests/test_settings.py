@@ -41,6 +41,17 @@ def test_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("algorithm", "none"),
         ("algorithm", "HS512"),
         ("prefix", "/"),
+        ("client_id", "has space"),
+        ("client_id", "a:b"),
+        ("client_id", ""),
+        ("public_url", "auth.example.com"),
+        ("public_url", "ftp://auth.example.com"),
+        ("public_url", "https://auth.example.com/?x=1"),
+        ("oauth_introspection_clients", "no-secret"),
+        ("oauth_introspection_clients", "api:short"),
+        ("oauth_introspection_clients", "bad id:" + "s" * 16),
+        ("oauth_introspection_clients", f"api:{'s' * 16},api:{'t' * 16}"),
+        ("oauth_introspection_clients", "tessera:" + "s" * 16),  # the first-party client's id
     ],
 )
 def test_bad_values_are_refused(name: str, value: object) -> None:
@@ -58,3 +69,29 @@ def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None
 def test_a_shared_database_needs_a_shared_secret() -> None:
     with pytest.raises(ValidationError, match="TESSERA_SECRET"):
         Settings(database_url="postgresql://u@localhost/db")
+
+
+def test_introspection_clients_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    clients = "orders-api:s3cr3t-s3cr3t-s3cr3t, billing:" + "b" * 20
+    monkeypatch.setenv("TESSERA_OAUTH_INTROSPECTION_CLIENTS", clients)
+    monkeypatch.setenv("TESSERA_PUBLIC_URL", "https://auth.example.com/")
+    settings = Settings()
+    clients = {k: v.get_secret_value() for k, v in settings.oauth_introspection_clients.items()}
+    assert clients == {"orders-api": "s3cr3t-s3cr3t-s3cr3t", "billing": "b" * 20}
+    assert "s3cr3t" not in repr(settings)
+    assert settings.public_url == "https://auth.example.com"
+    assert settings.client_id == "tessera"
+    assert settings.oauth_password_grant is False
+
+
+def test_introspection_clients_as_a_toml_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tessera.toml").write_text(
+        '[oauth_introspection_clients]\n"orders-api" = "0123456789abcdef"\n'
+    )
+    settings = Settings()
+    assert settings.oauth_introspection_clients["orders-api"].get_secret_value() == (
+        "0123456789abcdef"
+    )

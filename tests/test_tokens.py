@@ -72,6 +72,17 @@ def test_minted_token_has_the_contract_shape(key: SigningKey) -> None:
     assert (verified.sub, verified.role, verified.sid) == ("user-1", "user", "sess-1")
 
 
+def test_a_configured_client_id_is_minted_for_rfc_9068(key: SigningKey) -> None:
+    policy = AccessTokenPolicy(issuer="https://auth.test", audience="api", client_id="web-app")
+    token, claims = policy.mint(key, sub="user-1", role="user", sid="sess-1", now=NOW, ttl=600)
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert payload["client_id"] == "web-app" == claims.as_dict()["client_id"]
+    assert set(payload) == {"iss", "aud", "sub", "role", "sid", "jti", "iat", "nbf", "exp"} | {
+        "client_id"
+    }
+    assert policy.verify(token, {key.kid: key}.get, NOW).extra == {"client_id": "web-app"}
+
+
 def test_expiry_and_leeway(key: SigningKey) -> None:
     token = mint(key)
     assert verify(key, token, NOW + 600 + 9).sub == "user-1"

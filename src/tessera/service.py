@@ -15,6 +15,7 @@ from tessera.http.limits import RateLimits
 from tessera.http.metrics import Metrics
 from tessera.http.routes import build_router
 from tessera.keys import KeyRing
+from tessera.oauth import build_oauth_router
 from tessera.revocations import RevocationWatch
 from tessera.sealing import Sealer, load_master_secret
 from tessera.sessions import SessionPolicy, Sessions
@@ -67,6 +68,7 @@ class Tessera:
             leeway=s.leeway,
             max_lifetime=s.max_token_lifetime,
             max_bytes=s.max_token_bytes,
+            client_id=s.client_id,
         )
         self.revocations = RevocationWatch(
             self.store, self.clock, poll_interval=s.revocation_poll_interval
@@ -174,9 +176,12 @@ class Tessera:
 
     @property
     def router(self) -> Any:
-        """The auth routes (`{prefix}/…` and the JWKS) as a FastAPI `APIRouter`."""
+        """The auth routes (`{prefix}/…`, the JWKS, and the OAuth endpoints `/oauth/…` with
+        their metadata) as a FastAPI `APIRouter`."""
         if self._router is None:
-            self._router = build_router(self)
+            router = build_router(self)
+            router.include_router(build_oauth_router(self))
+            self._router = router
         return self._router
 
     def require(self, role: str | None = None) -> Callable[..., Awaitable[AccessClaims]]:

@@ -6,8 +6,10 @@ seconds; only the leeway has an upper bound (RFC 8725 asks for a small one).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -21,6 +23,9 @@ from pydantic_settings import (
 Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
 MAX_LEEWAY = 30.0
+# An OAuth client id: no ':' (it travels in HTTP Basic), no spaces, nothing that needs quoting.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
+MIN_CLIENT_SECRET = 16
 
 
 class Settings(BaseSettings):
@@ -101,6 +106,23 @@ class Settings(BaseSettings):
     trust_forwarded: bool = Field(
         default=False, description="take the client IP from X-Forwarded-For (behind a proxy only)"
     )
+    client_id: str = Field(
+        default="tessera",
+        pattern=CLIENT_ID_PATTERN,
+        description="the first-party OAuth client every session belongs to (RFC 9068 client_id)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="base URL clients reach this server at, for the OAuth metadata; "
+        "default: the URL each request came in on",
+    )
+    oauth_password_grant: bool = Field(
+        default=False, description="allow grant_type=password at /oauth/token (first-party apps)"
+    )
+    oauth_introspection_clients: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        description="id:secret pairs (comma-separated) allowed to call /oauth/introspect",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -120,6 +142,49 @@ class Settings(BaseSettings):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("oauth_introspection_clients", mode="before")
+    @classmethod
+    def _parse_clients(cls, value: object) -> object:
+        """`id:secret,id:secret` (environment), a list of such strings, or a TOML table."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            pairs: dict[str, object] = {}
+            for entry in value:
+                if not isinstance(entry, str) or ":" not in entry:
+                    raise ValueError("each introspection client is written id:secret")
+                client_id, secret = entry.split(":", 1)
+                if client_id.strip() in pairs:
+                    raise ValueError(f"introspection client {client_id.strip()!r} appears twice")
+                pairs[client_id.strip()] = secret
+            return pairs
+        return value
+
+    @field_validator("oauth_introspection_clients")
+    @classmethod
+    def _check_clients(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for client_id, secret in value.items():
+            if not re.fullmatch(CLIENT_ID_PATTERN, client_id):
+                raise ValueError(f"introspection client id {client_id[:40]!r} is not valid")
+            if len(secret.get_secret_value()) < MIN_CLIENT_SECRET:
+                raise ValueError(
+                    f"the secret of introspection client {client_id!r} needs at least "
+                    f"{MIN_CLIENT_SECRET} characters"
+                )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("public_url must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("public_url cannot have a query or a fragment")
+        return value.strip().rstrip("/")
+
     @field_validator("prefix")
     @classmethod
     def _normalise_prefix(cls, value: str) -> str:
@@ -136,6 +201,8 @@ class Settings(BaseSettings):
             raise ValueError("key_prepublish must cover at least one JWKS cache period")
         if self.key_prepublish >= self.key_rotation_interval:
             raise ValueError("key_prepublish must be shorter than key_rotation_interval")
+        if self.client_id in self.oauth_introspection_clients:
+            raise ValueError("an introspection client cannot share the first-party client_id")
         if not self.embedded and self.secret is None:
             raise ValueError(
                 "TESSERA_SECRET is required with a shared database: every replica must open "

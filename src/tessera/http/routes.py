@@ -11,13 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from tessera.errors import (
-    InvalidCredentials,
-    InvalidGrant,
-    NotFound,
-    RefreshTokenReused,
-    TesseraError,
-)
+from tessera.errors import InvalidGrant, NotFound, TesseraError
 from tessera.http.bearer import bearer_token, invalid_token, verify_request
 from tessera.http.errors import (
     NO_STORE,
@@ -27,6 +21,7 @@ from tessera.http.errors import (
     from_validation_error,
     is_database_down,
 )
+from tessera.http.grants import password_login, rotate_refresh_token
 from tessera.http.models import (
     ErrorBody,
     LoginRequest,
@@ -46,7 +41,6 @@ from tessera.http.transport import (
 )
 from tessera.revocations.feed import MAX_WAIT
 from tessera.sessions import ClientInfo, Issued
-from tessera.store import AuditEvent
 from tessera.tokens import AccessClaims
 from tessera.web import ASSET_TYPES, asset
 
@@ -129,31 +123,7 @@ def build_router(auth: Tessera) -> APIRouter:
     async def login(body: LoginRequest, request: Request) -> Response:
         """Check credentials and open a session."""
         await auth.ready()
-        client = client_info(request)
-        ip = client.ip or "unknown"
-        await auth.limits.login_attempt(body.username, ip)
-        principal = await auth.authenticator.authenticate(body.username, body.password)
-        if principal is None:
-            await auth.limits.login_failed(ip)
-            # Known and unknown usernames alike: one lookup and one write on both paths. The
-            # attempted name itself is not kept (people type passwords into that field).
-            known = await auth.users.get(body.username)
-            await auth.store.add_audit(
-                AuditEvent(
-                    auth.clock.now(),
-                    "login_failed",
-                    known.id if known else None,
-                    None,
-                    client.ip,
-                    client.user_agent,
-                    detail=None if known else "unknown username",
-                )
-            )
-            auth.metrics.logins.labels("failed").inc()
-            raise InvalidCredentials("username or password is wrong")
-        await auth.limits.login_succeeded(body.username)
-        issued = await auth.sessions.open(principal.subject, principal.role, client)
-        auth.metrics.logins.labels("ok").inc()
+        issued = await password_login(auth, body.username, body.password, client_info(request))
         return token_response(issued, body.transport)
 
     @router.post(f"{prefix}/refresh", response_model=TokenResponse, tags=["auth"])
@@ -171,21 +141,13 @@ def build_router(auth: Tessera) -> APIRouter:
             token, transport = cookie, "cookie"
         else:
             raise InvalidGrant("no refresh token", reason="missing")
-        await auth.limits.refresh_attempt(token)
         try:
-            issued = await auth.sessions.refresh(token, client_info(request))
+            issued = await rotate_refresh_token(auth, token, client_info(request))
         except InvalidGrant as exc:
-            auth.metrics.refreshes.labels(
-                "reuse" if isinstance(exc, RefreshTokenReused) else "invalid"
-            ).inc()
-            auth.metrics.refresh_failures.labels(exc.reason).inc()
-            if isinstance(exc, RefreshTokenReused):
-                auth.metrics.revocations.labels("reuse").inc()
             response = from_tessera_error(exc)
             if transport == "cookie":
                 clear_refresh_cookie(response, settings)
             return response
-        auth.metrics.refreshes.labels("rotated" if issued.rotated else "grace").inc()
         return token_response(issued, transport)
 
     @router.post(f"{prefix}/logout", status_code=204, tags=["auth"])

@@ -201,6 +201,25 @@ class Sessions:
             log.error("cannot open the sealed refresh token of session %s", session.id)
             raise InvalidGrant("refresh token is no longer valid", reason="unsealable") from None
 
+    async def current(self, token: object) -> SessionRecord | None:
+        """The live session whose *current* refresh token `token` is, else None. Changes
+        nothing: this is for introspection, not for use (a rotated token, even one still in its
+        grace window, is not current)."""
+        if not well_formed(token):
+            return None
+        assert isinstance(token, str)
+        found = await self._store.find_by_refresh_hash(token_hash(token))
+        if found is None:
+            return None
+        generation, session = found
+        if generation != session.generation:
+            return None
+        try:
+            self._check_alive(session, self._clock.now())
+        except InvalidGrant:
+            return None
+        return session
+
     async def logout(self, token: object, client: ClientInfo) -> SessionRecord | None:
         """Revoke the session a refresh token belongs to (any generation). Idempotent."""
         if not well_formed(token):

@@ -91,6 +91,9 @@ class AccessTokenPolicy:
     max_bytes: int = 8192
     required: frozenset[str] = TESSERA_CLAIMS
     token_types: tuple[str, ...] = ACCESS_TOKEN_TYPES
+    # Minted into every token as `client_id` (RFC 9068 requires it): the one first-party
+    # client that all of this issuer's sessions belong to.
+    client_id: str | None = None
 
     def mint(
         self,
@@ -114,6 +117,7 @@ class AccessTokenPolicy:
             iat=issued,
             nbf=issued,
             exp=issued + max(1, math.ceil(ttl)),
+            extra={"client_id": self.client_id} if self.client_id else {},
         )
         header = {"alg": key.alg, "kid": key.kid, "typ": TOKEN_TYPE}
         signing_input = (
