@@ -16,10 +16,8 @@ import pytest
 
 from tessera import ManualClock, Tessera
 from tessera.revocations import RevocationFeed, RevokedSessions
-from tessera.revocations.cursor import SETTLE, safe_cursor
 from tessera.sessions.service import MINT_MARGIN
 from tessera.settings import MAX_LEEWAY
-from tessera.store import Revocation
 from tessera.tokens import InvalidToken
 from tessera.verify import Verifier
 from tests.conftest import PASSWORD, START, make_settings
@@ -31,23 +29,7 @@ ISSUER, AUDIENCE = "https://auth.test", "tessera-tests"
 DEADLINE = 5.0  # seconds a revocation may take to arrive before the test calls it lost
 
 
-def row(id_: int, at: float) -> Revocation:
-    return Revocation(id_, f"s{id_}", at + 600, at)
-
-
 # the pieces ----------------------------------------------------------------------------------
-
-
-def test_cursor_stops_before_a_recent_gap_and_steps_over_a_settled_one() -> None:
-    now = 1000.0
-    assert safe_cursor(0, [], now) == 0
-    assert safe_cursor(4, [row(5, now), row(6, now), row(7, now)], now) == 7
-    # id 6 is missing and 7 is fresh: 6 may still commit, so the cursor stays at 5.
-    assert safe_cursor(4, [row(5, now), row(7, now), row(8, now)], now) == 5
-    # 7 is older than the settle time: 6 rolled back (or is in this read); step over it.
-    old = now - SETTLE - 1
-    assert safe_cursor(4, [row(5, old), row(7, old), row(9, now)], now) == 7
-    assert safe_cursor(4, [row(6, now)], now) == 4
 
 
 def test_revoked_sessions_are_forgotten_once_their_tokens_have_expired() -> None:
@@ -63,6 +45,42 @@ def test_revoked_sessions_are_forgotten_once_their_tokens_have_expired() -> None
     clock.advance(600)
     revoked.add([])  # adding sweeps now and then
     assert len(revoked) == 0
+
+
+def test_feed_follower_survives_garbage_and_trusts_the_servers_cursor() -> None:
+    pages = iter(
+        [
+            {"revocations": [{"sid": "a", "not_after": int("9" * 400)}], "cursor": 5},
+            "[" * 5000 + "]" * 5000,  # nesting deep enough to break a naive parser
+            {"revocations": [{"sid": "b", "not_after": START + 600}], "cursor": 9},
+            {"revocations": [], "cursor": 2},  # the server's database was restored
+        ]
+    )
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.params["since"])
+        page = next(pages, {"revocations": [], "cursor": 2})
+        return httpx.Response(
+            200,
+            text=page if isinstance(page, str) else None,
+            json=page if not isinstance(page, str) else None,
+        )
+
+    feed = RevocationFeed(
+        "https://auth.test/auth/revocations",
+        clock=ManualClock(START),
+        wait=0,
+        max_retry_delay=0.01,
+        transport=httpx.MockTransport(answer),
+    )
+    try:
+        wait_until_refused(lambda: len(sent) >= 5)
+        assert "b" in feed.revoked and "a" not in feed.revoked
+        assert sent[:5] == ["0", "0", "0", "9", "2"]  # the cursor followed the server back
+        assert feed.health()["mode"] == "live"
+    finally:
+        feed.close()
 
 
 # on the server that revokes --------------------------------------------------------------
@@ -138,6 +156,25 @@ async def test_feed_lists_revocations_after_a_cursor(
     clock.advance(ttl + MINT_MARGIN + MAX_LEEWAY + 1)
     stale = (await client.get("/auth/revocations", params={"since": 0})).json()
     assert stale["revocations"] == [] and stale["cursor"] == page["cursor"]
+
+
+@pytest.mark.anyio
+async def test_feed_pages_and_answers_an_unknown_cursor_with_everything(
+    client: httpx.AsyncClient, auth: Tessera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tessera.revocations.watch.PAGE", 2)
+    sessions = [await login(client) for _ in range(5)]
+    await client.delete("/auth/sessions", headers=bearer(sessions[0]["access_token"]))
+    seen, since, more = [], 0, True
+    while more:
+        page = (await client.get("/auth/revocations", params={"since": since})).json()
+        assert len(page["revocations"]) <= 2
+        seen += [r["sid"] for r in page["revocations"]]
+        since, more = page["cursor"], page["more"]
+    assert sorted(seen) == sorted(s["session_id"] for s in sessions)
+    # A cursor from another database (restored from a backup, say): start again from zero.
+    reset = (await client.get("/auth/revocations", params={"since": since + 1000})).json()
+    assert len(reset["revocations"]) == 2 and reset["more"] is True
 
 
 @pytest.mark.anyio

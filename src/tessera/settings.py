@@ -23,6 +23,7 @@ from pydantic_settings import (
 Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
 MAX_LEEWAY = 30.0
+MAX_REVOCATION_WAIT = 30.0  # longest a revocation-feed long-poll may ask to be held
 # An OAuth client id: no ':' (it travels in HTTP Basic), no spaces, nothing that needs quoting.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
 MIN_CLIENT_SECRET = 16
@@ -90,8 +91,8 @@ class Settings(BaseSettings):
     )
     revocation_max_wait: float = Field(
         default=25.0,
-        ge=0,
-        le=30,
+        gt=0,
+        le=MAX_REVOCATION_WAIT,
         description="longest a revocation-feed long-poll is held (keep below proxy timeouts)",
     )
     gc_interval: PositiveFloat = Field(

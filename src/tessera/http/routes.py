@@ -39,8 +39,8 @@ from tessera.http.transport import (
     refresh_cookie,
     set_refresh_cookie,
 )
-from tessera.revocations.feed import MAX_WAIT
 from tessera.sessions import ClientInfo, Issued
+from tessera.settings import MAX_REVOCATION_WAIT
 from tessera.tokens import AccessClaims
 from tessera.web import ASSET_TYPES, asset
 
@@ -225,7 +225,7 @@ def build_router(auth: Tessera) -> APIRouter:
         wait: float = Query(
             default=0.0,
             ge=0,
-            le=MAX_WAIT,
+            le=MAX_REVOCATION_WAIT,
             allow_inf_nan=False,
             description="hold the answer up to this many seconds until there is a revocation",
         ),

@@ -15,17 +15,15 @@ import math
 import threading
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from tessera.clock import Clock, SystemClock
+from tessera.remote import check_fetch_url
 from tessera.revocations.revoked import RevokedSessions
+from tessera.settings import MAX_REVOCATION_WAIT
 
 log = logging.getLogger("tessera.revocations")
-
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-MAX_WAIT = 30.0  # the server holds a long-poll at most this long
 
 
 class FeedError(Exception):
@@ -45,13 +43,9 @@ class RevocationFeed:
         transport: httpx.BaseTransport | None = None,
         start: bool = True,
     ) -> None:
-        parts = urlsplit(url)
-        local = (parts.hostname or "") in LOCAL_HOSTS
-        if parts.scheme != "https" and not (parts.scheme == "http" and (local or allow_http)):
-            raise ValueError("the revocation feed URL must be https (http only for localhost)")
-        if not 0 <= wait <= MAX_WAIT:
-            raise ValueError(f"wait must be between 0 and {MAX_WAIT:.0f} seconds")
-        self.url = url
+        if not 0 <= wait <= MAX_REVOCATION_WAIT:
+            raise ValueError(f"wait must be between 0 and {MAX_REVOCATION_WAIT:.0f} seconds")
+        self.url = check_fetch_url(url, "revocation feed", allow_http=allow_http)
         self._clock = clock or SystemClock()
         self.revoked = RevokedSessions(self._clock)
         self._wait = wait
@@ -72,19 +66,22 @@ class RevocationFeed:
     # following -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self._stop.is_set():
+            raise RuntimeError("a closed RevocationFeed cannot be restarted; make a new one")
+        if self._thread is not None:
             return
-        self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, name="tessera-revocation-feed", daemon=True
         )
         self._thread.start()
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop following. The thread ends when its current long-poll returns."""
+        """Stop following; final. The thread ends when its current long-poll returns."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+        if self._thread is None or not self._thread.is_alive():
+            self._client.close()
 
     def __enter__(self) -> RevocationFeed:
         return self
@@ -110,7 +107,9 @@ class RevocationFeed:
                 raise FeedError(f"revocation feed answered {response.status_code}")
             revoked, cursor, more = _parse_page(response)
             added += self.revoked.add(revoked)
-            self._cursor = max(self._cursor, cursor)
+            # The server's word, even backwards: its database may have been restored, or
+            # another replica behind a load balancer is a moment behind (it then resends).
+            self._cursor = cursor
             if not more:
                 break
             wait = 0.0
@@ -121,18 +120,15 @@ class RevocationFeed:
 
     def _run(self) -> None:
         delay = 1.0
-        try:
-            while not self._stop.is_set():
-                try:
-                    # The first read is the snapshot: answered at once, not held.
-                    self.poll(self._wait if self._synced.is_set() else 0.0)
-                    delay = 1.0
-                except (httpx.HTTPError, FeedError) as exc:
-                    self._failed(exc)
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, self._max_retry_delay)
-        finally:
-            self._client.close()
+        while not self._stop.is_set():
+            try:
+                # The first read is the snapshot: answered at once, not held.
+                self.poll(self._wait if self._synced.is_set() else 0.0)
+                delay = 1.0
+            except Exception as exc:  # noqa: BLE001 - whatever the feed sent, keep following
+                self._failed(exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, self._max_retry_delay)
 
     def _failed(self, exc: Exception) -> None:
         if self.healthy:
@@ -146,12 +142,18 @@ class RevocationFeed:
         self.healthy = False
         self.last_error = f"{type(exc).__name__}: {exc}"
 
+    @property
+    def following(self) -> bool:
+        """Healthy and still running: new revocations arrive."""
+        return self.healthy and self._thread is not None and self._thread.is_alive()
+
     def health(self) -> dict[str, Any]:
         return {
             "url": self.url,
-            "healthy": self.healthy,
-            # Down: a revoked session's tokens are refused only once they expire.
-            "mode": "live" if self.healthy else "exp_only",
+            "healthy": self.following,
+            # Down: sessions revoked from now on keep working until their tokens' exp (those
+            # already known stay refused).
+            "mode": "live" if self.following else "exp_only",
             "last_error": self.last_error,
             "last_success_at": self.last_success_at,
             "revoked_sessions": len(self.revoked),
@@ -174,7 +176,11 @@ def _parse_page(response: httpx.Response) -> tuple[list[tuple[str, float]], int,
         not_after = item.get("not_after") if isinstance(item, Mapping) else None
         if not isinstance(sid, str) or not isinstance(not_after, int | float):
             raise FeedError("revocation feed entry lacks sid or not_after")
-        if isinstance(not_after, bool) or not math.isfinite(not_after):
+        try:
+            when = float(not_after)
+        except OverflowError:
+            when = math.inf
+        if isinstance(not_after, bool) or not math.isfinite(when):
             raise FeedError("revocation feed entry has a bad not_after")
-        revoked.append((sid, float(not_after)))
+        revoked.append((sid, when))
     return revoked, cursor, more

@@ -19,7 +19,8 @@ PRUNE_EVERY = 60.0  # seconds between sweeps for entries nobody needs any more
 class RevokedSessions:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        # sid -> latest exp of its tokens. Read from any thread; written by one follower.
+        # sid -> latest exp of its tokens. Read from any thread, written by the follower's
+        # thread or loop; a lookup never sees a half-made change (one dict operation).
         self.entries: dict[str, float] = {}
         self._pruned_at = clock.now()
 

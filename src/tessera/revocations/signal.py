@@ -14,11 +14,9 @@ class Signal:
     def __init__(self) -> None:
         self._waiters: set[asyncio.Future[None]] = set()
         self._lock = threading.Lock()
-        self.version = 0  # read it before checking a condition, then wait only if unchanged
 
     def fire(self) -> None:
         with self._lock:
-            self.version += 1
             waiters, self._waiters = self._waiters, set()
         for waiter in waiters:
             loop = waiter.get_loop()
@@ -26,7 +24,8 @@ class Signal:
                 loop.call_soon_threadsafe(_resolve, waiter)
 
     async def wait(self, seconds: float) -> bool:
-        """True when fired within `seconds`."""
+        """True when fired within `seconds`. The waiter is registered before this first
+        yields, so a condition checked just before (on the same loop) cannot be missed."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         with self._lock:
             self._waiters.add(waiter)

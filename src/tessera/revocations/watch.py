@@ -5,20 +5,25 @@ protected routes refuse a revoked session's access token with no database call p
 It reads the store's revocation rows after a cursor: at once after a revocation of its own,
 within milliseconds of another replica's (PostgreSQL LISTEN/NOTIFY wakes it), and every
 `poll_interval` in any case (SQLite, where the CLI revokes from another process; or a lost
-LISTEN connection). The HTTP feed other services follow is served from here too.
+LISTEN connection). Rows commit in id order (the store serialises revocations), so the cursor
+is simply the last id read.
+
+The HTTP feed other services follow is answered from the same memory — the rows whose tokens
+may still be alive, in id order — so a thousand long-polls woken by one revocation cost no
+database read at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from tessera.clock import Clock
-from tessera.revocations.cursor import safe_cursor
-from tessera.revocations.revoked import RevokedSessions
+from tessera.revocations.revoked import PRUNE_EVERY, RevokedSessions
 from tessera.revocations.signal import Signal
 from tessera.settings import MAX_LEEWAY
 from tessera.store import Revocation, Store
@@ -46,7 +51,9 @@ class RevocationWatch:
         self._poll_interval = poll_interval
         self.revoked = RevokedSessions(clock)
         self.changed = Signal()  # fired when revocations new to this process arrive
-        self._cursor = 0
+        self._cursor = 0  # the last revocation id read
+        self._log: list[Revocation] = []  # rows whose tokens may be alive, in id order
+        self._log_pruned_at = clock.now()
         self._task: asyncio.Task[None] | None = None
         self.closing = False
         self.pushing = False  # a LISTEN connection is up (PostgreSQL)
@@ -62,12 +69,17 @@ class RevocationWatch:
         added = 0
         while True:
             rows = await self._store.revocations_after(self._cursor, PAGE)
-            now = self._clock.now()
-            added += self.revoked.add((r.session_id, r.not_after) for r in rows)
-            cursor = safe_cursor(self._cursor, rows, now)
-            moved, self._cursor = cursor > self._cursor, max(cursor, self._cursor)
-            if len(rows) < PAGE or not moved:
+            fresh = [r for r in rows if r.id > self._cursor]  # a concurrent sync got the rest
+            if fresh:
+                self._cursor = fresh[-1].id
+                self._log.extend(fresh)
+                added += self.revoked.add((r.session_id, r.not_after) for r in fresh)
+            if len(rows) < PAGE:
                 break
+        now = self._clock.now()
+        if now - self._log_pruned_at >= PRUNE_EVERY:
+            self._log = [r for r in self._log if now <= r.not_after + MAX_LEEWAY]
+            self._log_pruned_at = now
         self.synced_at, self.healthy, self.last_error = now, True, None
         if added:
             self.changed.fire()
@@ -154,22 +166,23 @@ class RevocationWatch:
 
     async def page(self, since: int, wait: float = 0.0) -> FeedPage:
         """Revocations after `since`; with `wait`, hold the answer up to that many seconds
-        until there is one (a long-poll)."""
-        version = self.changed.version
-        page = await self._read(since)
+        until there is one (a long-poll). A cursor this process has not reached — another
+        replica's, or one from before the database was restored — gets the whole list."""
+        page = self._page(since)
         if page.revocations or wait <= 0 or self.closing:
             return page
-        if self.changed.version == version:
-            await self.changed.wait(wait)
-        return await self._read(since)
+        await self.changed.wait(wait)
+        return self._page(since)
 
-    async def _read(self, since: int) -> FeedPage:
-        rows = await self._store.revocations_after(since, PAGE)
+    def _page(self, since: int) -> FeedPage:
+        if since > self._cursor:
+            since = 0
         now = self._clock.now()
-        cursor = safe_cursor(since, rows, now)
-        alive = [r for r in rows if now <= r.not_after + MAX_LEEWAY]
-        more = len(rows) == PAGE and cursor == rows[-1].id
-        return FeedPage(alive, cursor, more)
+        start = bisect.bisect_right(self._log, since, key=lambda r: r.id)
+        rows = [r for r in self._log[start : start + PAGE] if now <= r.not_after + MAX_LEEWAY]
+        more = len(self._log) - start > PAGE
+        cursor = self._log[start + PAGE - 1].id if more else self._cursor
+        return FeedPage(rows, cursor, more)
 
     def health(self) -> dict[str, Any]:
         task = self._task

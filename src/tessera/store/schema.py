@@ -101,10 +101,11 @@ signing_keys = sa.Table(
 # One row per revoked session, in commit order: what other replicas and verifiers follow so a
 # revoked session's still-unexpired access tokens stop working everywhere. AUTOINCREMENT on
 # SQLite, so an id is never reused after a purge (followers keep a cursor of ids).
+REVOCATION_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: the rowid
 revocations = sa.Table(
     "revocations",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", REVOCATION_ID, primary_key=True, autoincrement=True),
     sa.Column("session_id", sa.String(64), nullable=False),
     sa.Column("not_after", sa.Float, nullable=False),  # latest exp of the session's tokens
     sa.Column("at", sa.Float, nullable=False),

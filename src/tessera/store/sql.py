@@ -6,6 +6,7 @@ Dialect differences stay in `connect()`; the statements are portable.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -38,6 +39,7 @@ from tessera.store.schema import (
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 GC_LOCK = 0x7E55E7A2  # advisory-lock key: one garbage collector at a time
+REVOCATION_LOCK = 0x7E55E7A3  # advisory-lock key: revocations commit one at a time
 REVOCATION_CHANNEL = "tessera_revocations"  # PostgreSQL NOTIFY channel: "a revocation committed"
 
 
@@ -389,6 +391,13 @@ class SQLStore:
             .all()
         )
         if ids:
+            if conn.dialect.name == "postgresql":
+                # Held to commit: ids are then taken and committed in the same order, so a
+                # follower that has read id n can never later find a smaller one (SQLite's
+                # writers are serialised anyway). Revocations are rare; the wait is short.
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": REVOCATION_LOCK}
+                )
             await conn.execute(
                 revocations.insert(),
                 [{"session_id": id_, "not_after": not_after, "at": now} for id_ in ids],
@@ -422,8 +431,12 @@ class SQLStore:
         if self.engine.dialect.name != "postgresql":
             yield False
             return
-        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(dsn, timeout=10, server_settings=LISTENER_SETTINGS)
+        # The same address, credentials and TLS options as the pool's connections.
+        args, options = self.engine.dialect.create_connect_args(self.engine.url)
+        accepted = inspect.signature(asyncpg.connect).parameters  # not SQLAlchemy's own options
+        options = {k: v for k, v in options.items() if k in accepted}
+        options.update(timeout=10, server_settings=LISTENER_SETTINGS)
+        conn = await asyncpg.connect(*args, **options)
         try:
             await conn.add_listener(REVOCATION_CHANNEL, lambda *_: wake())
             if lost is not None:

@@ -14,16 +14,15 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from tessera.clock import Clock, SystemClock
+from tessera.remote import check_fetch_url
 from tessera.tokens import KeyMaterialError, SigningKey, from_public_jwk
 
 log = logging.getLogger("tessera.verify")
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -69,10 +68,7 @@ class JWKSCache:
         on_change: Callable[[frozenset[str]], None] | None = None,
     ) -> None:
         if url is not None:
-            parts = urlsplit(url)
-            local = (parts.hostname or "") in LOCAL_HOSTS
-            if parts.scheme != "https" and not (parts.scheme == "http" and (local or allow_http)):
-                raise ValueError("the JWKS URL must be https (http only for localhost)")
+            check_fetch_url(url, "JWKS", allow_http=allow_http)
         self.url = url
         self._clock = clock or SystemClock()
         self._default_ttl, self._min_ttl, self._max_ttl = default_ttl, min_ttl, max_ttl
