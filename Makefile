@@ -29,7 +29,18 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-bench: $(STAMP)
+# The peers (Django REST framework + simplejwt, Flask + flask-jwt-extended) and gunicorn come
+# from the `bench` extra; wrk from Debian's package when we may install it (else a Python load).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
+		|| echo "wrk not installed: protected GETs use the Python load generator"; }
 	$(BIN)/python -m bench
 
 # New Alembic revision after a schema change: make migration m="what changed"

@@ -29,7 +29,8 @@ class LoadResult:
 
     @property
     def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Successful requests per second (errors are not throughput)."""
+        return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
 
     def as_dict(self) -> dict[str, float | int | str]:
         return {
@@ -44,7 +45,8 @@ class LoadResult:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection."""
+    """One HTTP/1.1 connection: kept alive, or reopened when the server closes it after each
+    response (gunicorn's sync workers do)."""
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
@@ -52,29 +54,62 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> tuple[int, bytes]:
+    async def connect(self) -> None:
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        await self.connect()
         assert self._reader is not None
         payload = json.dumps(body).encode() if body is not None else b""
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
         self._writer.write(head.encode() + b"\r\n" + payload)
-        status_line = await self._reader.readline()
-        status = int(status_line.split()[1])
-        length = 0
-        while (line := await self._reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return status, await self._reader.readexactly(length)
+        try:
+            status_line = await self._reader.readline()
+            if not status_line:
+                raise ConnectionResetError("closed before a response")
+            status = int(status_line.split()[1])
+            length, chunked, close = 0, False, False
+            while (line := await self._reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                name, value = name.strip().lower(), value.strip().lower()
+                if name == "content-length":
+                    length = int(value)
+                elif name == "transfer-encoding":
+                    chunked = "chunked" in value
+                elif name == "connection":
+                    close = value == "close"
+            content = await self._chunked() if chunked else await self._reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            await self.close()
+            raise
+        if close:
+            await self.close()
+        return status, content
+
+    async def _chunked(self) -> bytes:
+        assert self._reader is not None
+        parts = []
+        while size := int((await self._reader.readline()).split(b";")[0], 16):
+            parts.append(await self._reader.readexactly(size))
+            await self._reader.readline()
+        await self._reader.readline()
+        return b"".join(parts)
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+        self._reader = self._writer = None
 
 
 # One virtual user's step: send one request on its connection, return whether it succeeded.
@@ -100,7 +135,10 @@ async def closed_loop(
         nonlocal errors
         while time.perf_counter() < deadline and len(latencies) < max_requests:
             t0 = time.perf_counter()
-            ok = await step(connection)
+            try:
+                ok = await step(connection)
+            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+                ok = False  # refused, reset or garbled: an error, and the next request reconnects
             latencies.append(time.perf_counter() - t0)
             errors += not ok
 

@@ -133,8 +133,11 @@ def hot_path() -> dict[str, float]:
     return {"plain_us": plain_us, "following_us": following_us, "ratio": following_us / plain_us}
 
 
-def run() -> dict[str, Any]:
-    result: dict[str, Any] = {"hot_path": hot_path(), "propagation": propagation()}
+def run(postgres: bool = True) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "hot_path": hot_path(),
+        "propagation": propagation() if postgres else None,
+    }
     hot, spread = result["hot_path"], result["propagation"]
     lines = [
         "## Revocation propagation",

@@ -22,10 +22,11 @@ from tessera.sessions import SessionPolicy, Sessions
 from tessera.settings import Settings
 from tessera.store import SessionRecord, SQLStore, Store
 from tessera.store.migrate import upgrade
-from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken
+from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken, SigningKey
 from tessera.users import Authenticator, PasswordHasher, UserDirectory
 
 RETIRE_MARGIN = 5.0  # seconds beyond the last moment a replaced key may still have signed
+VERIFIED_CACHE_SIZE = 10_000  # access tokens remembered as verified (as `Verifier` does)
 
 
 class Tessera:
@@ -109,6 +110,7 @@ class Tessera:
         self._started = False
         self._starting: asyncio.Lock | None = None
         self._router: Any = None
+        self._verified: dict[str, tuple[AccessClaims, SigningKey]] = {}
 
     # life cycle ------------------------------------------------------------------------------
 
@@ -165,11 +167,37 @@ class Tessera:
         )
 
     async def verify_access_token(self, token: object) -> AccessClaims:
-        """Verify with the in-memory key ring and revocation set; raises `InvalidToken`."""
+        """Verify with the in-memory key ring and revocation set; raises `InvalidToken`.
+
+        A token already verified is remembered, as `Verifier` does: keyed by the exact token
+        string, never past its `exp`, and only while the ring still holds the key that
+        verified it; a repeated token then costs a dictionary lookup, not a signature check.
+        The revocation set is checked either way."""
         await self.ready()
-        claims = self.tokens.verify(token, self.keys.lookup, self.clock.now())
+        claims = self._verify_signed(token, self.clock.now())
         if claims.sid in self.revocations.revoked:
             raise InvalidToken("revoked", "session has been revoked")
+        return claims
+
+    def _verify_signed(self, token: object, now: float) -> AccessClaims:
+        if isinstance(token, str) and (hit := self._verified.get(token)) is not None:
+            claims, key = hit
+            if now < claims.exp and self.keys.lookup(key.kid) is key:
+                return claims
+            self._verified.pop(token, None)
+        used: list[SigningKey] = []
+
+        def lookup(kid: str) -> SigningKey | None:
+            key = self.keys.lookup(kid)
+            if key is not None:
+                used.append(key)
+            return key
+
+        claims = self.tokens.verify(token, lookup, now)
+        if isinstance(token, str) and len(used) == 1:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)), None)  # the oldest: bounded
+            self._verified[token] = (claims, used[0])
         return claims
 
     # HTTP ------------------------------------------------------------------------------------

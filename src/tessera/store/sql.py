@@ -9,13 +9,14 @@ import asyncio
 import inspect
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy import event, make_url
+from sqlalchemy import Engine, event, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -38,6 +39,7 @@ from tessera.store.schema import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_HOT_PATH_THREADS = 4
 GC_LOCK = 0x7E55E7A2  # advisory-lock key: one garbage collector at a time
 REVOCATION_LOCK = 0x7E55E7A3  # advisory-lock key: revocations commit one at a time
 REVOCATION_CHANNEL = "tessera_revocations"  # PostgreSQL NOTIFY channel: "a revocation committed"
@@ -50,16 +52,7 @@ def connect(
     if url.startswith("sqlite"):
         _make_parent_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # PostgreSQL: a bounded pool, and a statement timeout so one stuck query cannot hold a
     # connection forever. Connections broken by an outage are discarded by SQLAlchemy on the
@@ -79,6 +72,36 @@ def connect(
             },
         },
     )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_sync_twin(engine: AsyncEngine) -> Engine | None:
+    """For a SQLite file: a synchronous engine on the same file, for the refresh hot path.
+
+    aiosqlite hands every cursor call to its thread and back (about ten hops for one
+    transaction, each costing a GIL hand-over on a busy loop); a whole statement sequence on
+    this engine inside one worker thread is one hop. In-memory databases have no twin (a second
+    engine would open a second database)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    twin = sa.create_engine(
+        engine.url.set(drivername="sqlite"),
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=SQLITE_HOT_PATH_THREADS,
+    )
+    event.listen(twin, "connect", _sqlite_pragmas)
+    return twin
 
 
 def _make_parent_dir(url: str) -> None:
@@ -156,6 +179,13 @@ class SQLStore:
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        # SQLite only: the refresh path's read and its transaction, each in one thread hop.
+        self._sync = _sqlite_sync_twin(engine)
+        self._threads = (
+            ThreadPoolExecutor(SQLITE_HOT_PATH_THREADS, thread_name_prefix="tessera-sqlite")
+            if self._sync is not None
+            else None
+        )
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLStore:
@@ -183,6 +213,25 @@ class SQLStore:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._sync is not None and self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._sync.dispose()
+
+    async def _in_thread(self, work: Callable[[sa.Connection], Any], *, write: bool) -> Any:
+        """Run `work` on a connection of the synchronous twin, in one worker-thread hop; a
+        write runs in one transaction and, like every SQLite write here, under the lock."""
+        assert self._sync is not None and self._threads is not None
+        engine = self._sync
+
+        def run() -> Any:
+            with engine.begin() if write else engine.connect() as conn:
+                return work(conn)
+
+        loop = asyncio.get_running_loop()
+        if not write:
+            return await loop.run_in_executor(self._threads, run)
+        async with self._write_lock():
+            return await loop.run_in_executor(self._threads, run)
 
     # users -----------------------------------------------------------------------------------
 
@@ -272,8 +321,11 @@ class SQLStore:
             .select_from(refresh_tokens.join(sessions))
             .where(refresh_tokens.c.token_hash == token_hash)
         )
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        if self._sync is not None:
+            row = await self._in_thread(lambda conn: conn.execute(query).first(), write=False)
+        else:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(query)).first()
         return (row.token_generation, _session(row)) if row else None
 
     async def rotate(
@@ -286,34 +338,45 @@ class SQLStore:
         audit: AuditEvent | None = None,
     ) -> bool:
         client = {"ip": audit.ip, "user_agent": audit.user_agent} if audit else {}
+        compare_and_set = (
+            sessions.update()
+            .where(
+                sessions.c.id == session_id,
+                sessions.c.generation == expected_generation,
+                sessions.c.revoked_at.is_(None),
+            )
+            .values(
+                generation=expected_generation + 1,
+                sealed_token=sealed_token,
+                rotated_at=now,
+                last_used_at=now,
+                **client,
+            )
+        )
+        successor = refresh_tokens.insert().values(
+            token_hash=new_hash,
+            session_id=session_id,
+            generation=expected_generation + 1,
+            issued_at=now,
+        )
+        record = audit_events.insert().values(**_audit_values(audit)) if audit else None
+        if self._sync is not None:
+
+            def rotate(conn: sa.Connection) -> bool:
+                if conn.execute(compare_and_set).rowcount != 1:
+                    return False
+                conn.execute(successor)
+                if record is not None:
+                    conn.execute(record)
+                return True
+
+            return bool(await self._in_thread(rotate, write=True))
         async with self._tx() as conn:
-            result = await conn.execute(
-                sessions.update()
-                .where(
-                    sessions.c.id == session_id,
-                    sessions.c.generation == expected_generation,
-                    sessions.c.revoked_at.is_(None),
-                )
-                .values(
-                    generation=expected_generation + 1,
-                    sealed_token=sealed_token,
-                    rotated_at=now,
-                    last_used_at=now,
-                    **client,
-                )
-            )
-            if result.rowcount != 1:
+            if (await conn.execute(compare_and_set)).rowcount != 1:
                 return False
-            await conn.execute(
-                refresh_tokens.insert().values(
-                    token_hash=new_hash,
-                    session_id=session_id,
-                    generation=expected_generation + 1,
-                    issued_at=now,
-                )
-            )
-            if audit is not None:
-                await conn.execute(audit_events.insert().values(**_audit_values(audit)))
+            await conn.execute(successor)
+            if record is not None:
+                await conn.execute(record)
             return True
 
     async def get_session(self, session_id: str) -> SessionRecord | None:

@@ -1,0 +1,52 @@
+"""Tessera as `tessera serve --demo` runs it (the same app, uvicorn, logging), plus one route:
+`GET /bench/open`, the demo's protected `GET /api/me` without the `Depends(auth.require())`,
+so a protected request can be compared with the same request unprotected.
+
+Settings from the usual `TESSERA_*` environment; `python -m bench.peers.tessera_app PORT`
+prints the same start-up lines as `tessera serve --demo`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+
+from tessera import Settings, Tessera
+from tessera.http.app import create_app
+from tessera.http.models import Me
+from tessera.http.server import bind_socket, build_server, url_of
+from tessera.logs import configure as configure_logging
+
+
+def main(port: int) -> None:
+    settings = Settings()
+    auth = Tessera(settings)
+    app = create_app(auth)
+
+    @app.get("/bench/open", response_model=Me)
+    async def open_me() -> Me:
+        """/api/me's handler without the bearer check."""
+        return Me(sub="u", role="user", sid="s", exp=0)
+
+    sock = bind_socket("127.0.0.1", port)
+
+    async def serve() -> None:
+        await auth.start()
+        password = secrets.token_urlsafe(12)
+        await auth.users.add("demo", password)
+        print(f"Tessera listening on {url_of(sock)}", flush=True)
+        print(f"  demo login: username 'demo', password '{password}'", flush=True)
+        configure_logging(settings.log_format, "warning")
+        await build_server(auth, app=app, log_level="warning").serve(sockets=[sock])
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 0)

@@ -1,0 +1,226 @@
+"""The systems under test, started as their users would run them, each pinned to one core.
+
+- Tessera: its own app under uvicorn (one process, one event loop), as `tessera serve`.
+- simplejwt: Django REST framework under gunicorn, sync workers.
+- flask-jwt-extended: Flask under gunicorn, sync workers.
+
+gunicorn's docs suggest (2 x cores) + 1 workers: 3 for the one core each server gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_WORKERS = 3
+USERNAME = "bench"
+PASSWORD = "correct-horse-battery-staple"
+SECRET = "bench-" + "s" * 40
+LISTENING = re.compile(r"Tessera listening on (http://\S+)")
+DEMO = re.compile(r"demo login: username '(\S+)', password '(\S+)'")
+
+
+@dataclass(frozen=True)
+class Api:
+    """How one system spells login, refresh and a protected request."""
+
+    login_path: str
+    refresh_path: str
+    protected_path: str
+    login_extra: dict[str, str]
+    access_field: str
+    refresh_field: str
+    refresh_in: str  # "body:<field>" or "bearer"
+    open_path: str | None = None
+
+    def login_body(self, username: str, password: str) -> dict[str, str]:
+        return {"username": username, "password": password, **self.login_extra}
+
+    def refresh_request(self, token: str) -> tuple[dict[str, Any], dict[str, str]]:
+        if self.refresh_in == "bearer":
+            return {}, {"Authorization": f"Bearer {token}"}
+        return {self.refresh_in.removeprefix("body:"): token}, {}
+
+    def tokens(self, body: bytes) -> tuple[str, str]:
+        data = json.loads(body)
+        return data[self.access_field], data[self.refresh_field]
+
+
+TESSERA = Api(
+    "/auth/login",
+    "/auth/refresh",
+    "/api/me",
+    {"transport": "body"},
+    "access_token",
+    "refresh_token",
+    "body:refresh_token",
+    open_path="/bench/open",
+)
+SIMPLEJWT = Api(
+    "/api/token/", "/api/token/refresh/", "/api/me", {}, "access", "refresh", "body:refresh"
+)
+FLASK_JWT = Api("/login", "/refresh", "/api/me", {}, "access_token", "refresh_token", "bearer")
+
+SYSTEMS = {
+    "tessera": ("Tessera", TESSERA),
+    "simplejwt": ("DRF + simplejwt", SIMPLEJWT),
+    "flask-jwt-extended": ("Flask + flask-jwt-extended", FLASK_JWT),
+}
+
+
+@dataclass(frozen=True)
+class Running:
+    system: str
+    label: str
+    database: str
+    url: str
+    pid: int
+    api: Api
+    username: str
+    password: str
+    workdir: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pinned(command: list[str], cpu: int | None) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if cpu is not None else command
+
+
+def _wait_http(url: str, process: subprocess.Popen[str], seconds: float = 60) -> None:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not start")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def start(system: str, database: str | None, cpu: int | None) -> Iterator[Running]:
+    """Start `system` on SQLite (`database` None) or on the PostgreSQL URL given."""
+    label, api = SYSTEMS[system]
+    kind = "PostgreSQL" if database else "SQLite"
+    with tempfile.TemporaryDirectory(prefix=f"bench-{system}-") as tmp:
+        workdir = Path(tmp)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_SECRET": SECRET}
+        python = sys.executable
+        if system == "tessera":
+            env.update(
+                TESSERA_DATA_DIR=str(workdir),
+                TESSERA_SECRET=SECRET,
+                TESSERA_LOGIN_LIMIT_PER_USER="1000000",
+                TESSERA_LOGIN_LIMIT_PER_IP="1000000",
+            )
+            if database:
+                env["TESSERA_DATABASE_URL"] = database
+            command = [python, "-m", "bench.peers.tessera_app", "0"]
+            process = subprocess.Popen(
+                _pinned(command, cpu), stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
+            )
+            try:
+                url = username = password = None
+                assert process.stdout is not None
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and not (url and password):
+                    line = process.stdout.readline()
+                    if not line:
+                        break
+                    if match := LISTENING.search(line):
+                        url = match.group(1)
+                    if match := DEMO.search(line):
+                        username, password = match.groups()
+                if not (url and username and password):
+                    raise RuntimeError("Tessera did not start")
+                yield Running(
+                    system, label, kind, url, process.pid, api, username, password, workdir
+                )
+            finally:
+                _stop(process)
+            return
+        module = {"simplejwt": "bench.peers.drf_app", "flask-jwt-extended": "bench.peers.flask_app"}
+        env["BENCH_DATABASE_URL"] = database or f"sqlite:///{workdir / 'peer.db'}"
+        subprocess.run(
+            [python, "-m", module[system], "setup", USERNAME, PASSWORD],
+            env=env,
+            cwd=ROOT,
+            check=True,
+        )
+        port = _free_port()
+        target = f"{module[system]}:{'application' if system == 'simplejwt' else 'app'}"
+        command = [
+            str(Path(python).with_name("gunicorn")),
+            "--workers",
+            str(GUNICORN_WORKERS),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            target,
+        ]
+        process = subprocess.Popen(_pinned(command, cpu), env=env, cwd=ROOT, text=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_http(url, process)
+            time.sleep(1.0)  # the workers boot after the master binds
+            yield Running(system, label, kind, url, process.pid, api, USERNAME, PASSWORD, workdir)
+        finally:
+            _stop(process)
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of `pid` and all its descendants (gunicorn: master plus workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
