@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tessera import ManualClock, Settings, Tessera
+from tessera import ManualClock, Settings, Tessera, create_app
 from tests.conftest import PASSWORD, make_settings
 from tests.helpers import assert_error, bearer, login, served
 
@@ -437,6 +437,42 @@ async def test_introspection_needs_client_credentials(oauth: Any) -> None:
         assert "sub" not in response.text
     missing = await client.post("/oauth/introspect", data={}, auth=RS)
     assert_error(missing, 400, "invalid_request")
+
+
+async def test_garbled_basic_credentials_are_invalid_client_never_a_crash(oauth: Any) -> None:
+    _, client, _ = oauth
+    for header in ("Basic é".encode("latin-1"), b"Basic \xff\xfe", b"Basic !!!", b"Basic w6k="):
+        for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect"):
+            response = await client.post(
+                path,
+                data={"token": "x", "grant_type": "refresh_token"},
+                headers={"Authorization": header},
+            )
+            assert_error(response, 401, "invalid_client")
+
+
+async def test_wrong_client_secrets_run_into_the_per_address_limit(tmp_path: Path) -> None:
+    settings = oauth_settings(tmp_path, login_limit_per_ip=3)
+    async with served(settings) as (_, client):
+        wrong = (RS_ID, "not-the-secret-at-all")
+        for _ in range(3):
+            response = await client.post("/oauth/introspect", data={"token": "x"}, auth=wrong)
+            assert_error(response, 401, "invalid_client")
+        limited = await client.post("/oauth/introspect", data={"token": "x"}, auth=RS)
+        assert_error(limited, 429, "rate_limited")  # even the right secret, from this address
+
+
+async def test_a_public_url_keeps_the_mount_point(tmp_path: Path) -> None:
+    service = Tessera(oauth_settings(tmp_path, public_url="https://auth.example.com"))
+    host = FastAPI()
+    host.mount("/identity", create_app(service))
+    transport = httpx.ASGITransport(app=host)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://internal") as client:
+            meta = (await client.get("/identity/.well-known/oauth-authorization-server")).json()
+        assert meta["token_endpoint"] == "https://auth.example.com/identity/oauth/token"
+    finally:
+        await service.close()
 
 
 async def test_introspection_without_configured_clients_is_closed(tmp_path: Path) -> None:

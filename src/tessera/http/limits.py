@@ -99,12 +99,17 @@ class RateLimits:
         """Before any password work: count the attempt against the username (atomically, so a
         burst of concurrent guesses cannot all slip past the check) and refuse with
         `RateLimited` when either limit is used up. A success clears the username's count."""
-        await self._check(self._per_ip, "ip:" + ip)
+        await self.address_allowed(ip)
         key = self._user_key(username)
         if not await self._run("hit", self._per_user, key):
             stats = await self._run("get_window_stats", self._per_user, key)
             reset = getattr(stats, "reset_time", time.time() + 1)
             raise RateLimited(max(1, math.ceil(reset - time.time())))
+
+    async def address_allowed(self, ip: str) -> None:
+        """`RateLimited` once the address has used up its failures (logins, and client
+        authentication at the OAuth introspection endpoint)."""
+        await self._check(self._per_ip, "ip:" + ip)
 
     async def login_failed(self, ip: str) -> None:
         """Failures count against the client's address (successes do not)."""

@@ -10,8 +10,8 @@ only introspect.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
+import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -19,6 +19,8 @@ from fastapi import Request
 
 from tessera.oauth.errors import invalid_client
 from tessera.settings import Settings
+
+UNKNOWN = secrets.token_urlsafe(32)  # compared against when the client id is unknown
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ def identify_client(request: Request, params: dict[str, str], settings: Settings
             raise invalid_client("the first-party client is public and has no secret")
         return Client(client_id, confidential=False)  # "tessera:" — Basic with an empty secret
     expected = settings.oauth_introspection_clients.get(client_id)
-    if expected is None or not _secret_matches(secret, expected.get_secret_value()):
+    # An unknown id costs the same comparison as a wrong secret: timing names no client.
+    known = _secret_matches(secret, expected.get_secret_value() if expected else UNKNOWN)
+    if expected is None or not known:
         raise invalid_client("client authentication failed")
     return Client(client_id, confidential=True)
 
@@ -57,7 +61,7 @@ def _basic_credentials(header: str) -> tuple[str, str]:
         raise invalid_client("client authentication must use HTTP Basic")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64 (binascii.Error), non-ASCII text, bad UTF-8
         raise invalid_client("malformed Basic credentials") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:

@@ -36,12 +36,13 @@ async def read_form(request: Request, limit: int) -> dict[str, str]:
     except ValueError:  # bad UTF-8 (raw or percent-encoded), or too many fields
         raise invalid_request("the form body is not valid UTF-8 url-encoded data") from None
     params: dict[str, str] = {}
+    seen: set[str] = set()
     for name, value in pairs:
-        if value == "":
-            continue  # "sent without a value MUST be treated as if … omitted" (§3.2)
-        if name in params:
+        if name in seen:
             raise invalid_request(f"parameter {name[:40]!r} is repeated")
-        params[name] = value
+        seen.add(name)
+        if value != "":  # "sent without a value MUST be treated as if … omitted" (§3.2)
+            params[name] = value
     return params
 
 

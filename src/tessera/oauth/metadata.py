@@ -23,10 +23,11 @@ def grant_types(settings: Settings) -> list[str]:
 
 
 def endpoint(request: Request, settings: Settings, name: str) -> str:
-    """The absolute URL of one of Tessera's routes: under `TESSERA_PUBLIC_URL` when set, else
-    under the URL this request came in on (its scheme, Host and mount point)."""
+    """The absolute URL of one of Tessera's routes, with the app's mount point: under
+    `TESSERA_PUBLIC_URL` when set, else under the URL this request came in on."""
     if settings.public_url:
-        return settings.public_url + str(request.app.url_path_for(name))
+        mount: str = request.scope.get("root_path", "")
+        return settings.public_url + mount + str(request.app.url_path_for(name))
     return str(request.url_for(name))
 
 

@@ -14,7 +14,7 @@ from tessera.http.models import ErrorBody
 from tessera.http.routes import ContractRoute, client_info
 from tessera.oauth import metadata
 from tessera.oauth.clients import identify_client
-from tessera.oauth.errors import invalid_client, invalid_request, unauthorized_client
+from tessera.oauth.errors import OAuthError, invalid_client, invalid_request, unauthorized_client
 from tessera.oauth.forms import form_schema, read_form
 from tessera.oauth.introspection import introspect
 from tessera.oauth.models import (
@@ -95,9 +95,15 @@ def build_oauth_router(auth: Tessera) -> APIRouter:
         """RFC 7662, for the clients of `TESSERA_OAUTH_INTROSPECTION_CLIENTS` (HTTP Basic)."""
         await auth.ready()
         params = await read_form(request, settings.max_body_bytes)
-        client = identify_client(request, params, settings)
-        if not client.confidential:
-            raise invalid_client("introspection needs client credentials (HTTP Basic)")
+        ip = client_info(request).ip or "unknown"
+        await auth.limits.address_allowed(ip)  # wrong secrets count as failed logins do
+        try:
+            client = identify_client(request, params, settings)
+            if not client.confidential:
+                raise invalid_client("introspection needs client credentials (HTTP Basic)")
+        except OAuthError:
+            await auth.limits.login_failed(ip)
+            raise
         token = params.get("token")
         if token is None:
             raise invalid_request("token is missing")
