@@ -166,6 +166,38 @@ def _audit_values(event_: AuditEvent) -> dict[str, Any]:
 
 LISTENER_SETTINGS = {"application_name": "tessera-revocations"}
 
+# PostgreSQL's rotation in one statement, so one round trip (autocommit: the statement is its
+# own transaction). The compare-and-set UPDATE is the same as everywhere; the successor token
+# and the audit row are inserted from its RETURNING, so they exist only if it advanced the
+# session. A concurrent rotation or revocation of the row makes it re-check the WHERE on the
+# new version and match nothing, as the separate statements did.
+PG_ROTATE = """
+WITH cas AS (
+    UPDATE sessions
+    SET generation = CAST(:next AS integer), sealed_token = CAST(:sealed AS bytea),
+        rotated_at = CAST(:now AS double precision), last_used_at = CAST(:now AS double precision)
+        {client}
+    WHERE id = CAST(:id AS varchar) AND generation = CAST(:expected AS integer)
+        AND revoked_at IS NULL
+    RETURNING id
+), successor AS (
+    INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at)
+    SELECT CAST(:hash AS bytea), id, CAST(:next AS integer), CAST(:now AS double precision)
+    FROM cas
+){audit}
+SELECT count(*) FROM cas
+"""
+PG_ROTATE_CLIENT = ", ip = CAST(:ip AS varchar), user_agent = CAST(:user_agent AS varchar)"
+PG_ROTATE_AUDIT = """, audit AS (
+    INSERT INTO audit_events (at, kind, subject, session_id, ip, user_agent, detail)
+    SELECT CAST(:at AS double precision), CAST(:kind AS varchar), CAST(:subject AS varchar),
+        CAST(:audit_session AS varchar), CAST(:ip AS varchar), CAST(:user_agent AS varchar),
+        CAST(:detail AS varchar)
+    FROM cas
+)"""
+PG_ROTATE_WITH_AUDIT = sa.text(PG_ROTATE.format(client=PG_ROTATE_CLIENT, audit=PG_ROTATE_AUDIT))
+PG_ROTATE_WITHOUT_AUDIT = sa.text(PG_ROTATE.format(client="", audit=""))
+
 
 class SQLStore:
     """`Store` over one SQLAlchemy async engine."""
@@ -186,6 +218,10 @@ class SQLStore:
             if self._sync is not None
             else None
         )
+        # PostgreSQL only: the refresh path's single statements without BEGIN and COMMIT
+        # (two round trips each saved; the same pool).
+        self._postgres = engine.dialect.name == "postgresql"
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLStore:
@@ -324,7 +360,8 @@ class SQLStore:
         if self._sync is not None:
             row = await self._in_thread(lambda conn: conn.execute(query).first(), write=False)
         else:
-            async with self.engine.connect() as conn:
+            engine = self._autocommit if self._postgres else self.engine
+            async with engine.connect() as conn:
                 row = (await conn.execute(query)).first()
         return (row.token_generation, _session(row)) if row else None
 
@@ -337,6 +374,10 @@ class SQLStore:
         now: float,
         audit: AuditEvent | None = None,
     ) -> bool:
+        if self._postgres:
+            return await self._rotate_postgres(
+                session_id, expected_generation, new_hash, sealed_token, now, audit
+            )
         client = {"ip": audit.ip, "user_agent": audit.user_agent} if audit else {}
         compare_and_set = (
             sessions.update()
@@ -378,6 +419,39 @@ class SQLStore:
             if record is not None:
                 await conn.execute(record)
             return True
+
+    async def _rotate_postgres(
+        self,
+        session_id: str,
+        expected_generation: int,
+        new_hash: bytes,
+        sealed_token: bytes,
+        now: float,
+        audit: AuditEvent | None,
+    ) -> bool:
+        """`rotate` in one statement, one round trip (see `PG_ROTATE`)."""
+        params: dict[str, Any] = {
+            "id": session_id,
+            "expected": expected_generation,
+            "next": expected_generation + 1,
+            "sealed": sealed_token,
+            "hash": new_hash,
+            "now": now,
+        }
+        statement = PG_ROTATE_WITHOUT_AUDIT
+        if audit is not None:
+            statement = PG_ROTATE_WITH_AUDIT
+            params.update(
+                ip=audit.ip,
+                user_agent=audit.user_agent,
+                at=audit.at,
+                kind=audit.kind,
+                subject=audit.subject,
+                audit_session=audit.session_id,
+                detail=audit.detail,
+            )
+        async with self._autocommit.connect() as conn:
+            return bool((await conn.execute(statement, params)).scalar() == 1)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         async with self.engine.connect() as conn:
