@@ -74,13 +74,18 @@ def connect(
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = -1) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    timeout = SQLITE_BUSY_TIMEOUT_MS if busy_timeout_ms < 0 else busy_timeout_ms
+    cursor.execute(f"PRAGMA busy_timeout={timeout}")
     cursor.close()
+
+
+def _sqlite_never_wait(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=0)
 
 
 def _sqlite_sync_twin(engine: AsyncEngine) -> Engine | None:
@@ -102,6 +107,25 @@ def _sqlite_sync_twin(engine: AsyncEngine) -> Engine | None:
     )
     event.listen(twin, "connect", _sqlite_pragmas)
     return twin
+
+
+def _sqlite_inline_twin(twin: Engine | None) -> Engine | None:
+    """One more connection on the same file, for the refresh path on the event loop itself.
+
+    A statement sequence of the hot path takes SQLite tens of microseconds; a hop to a worker
+    thread and back costs more than that, and on a busy loop the GIL hand-over waits (the
+    switch interval is 5 ms) dominated refresh latency. This connection never waits for a lock
+    (busy timeout 0): when another process holds the database, the caller falls back to the
+    worker threads, which wait as usual, so the loop is never blocked on a lock."""
+    if twin is None:
+        return None
+    inline = sa.create_engine(
+        twin.url,
+        connect_args={"timeout": 0, "check_same_thread": False},
+        poolclass=sa.pool.StaticPool,
+    )
+    event.listen(inline, "connect", _sqlite_never_wait)
+    return inline
 
 
 def _make_parent_dir(url: str) -> None:
@@ -218,6 +242,7 @@ class SQLStore:
             if self._sync is not None
             else None
         )
+        self._inline = _sqlite_inline_twin(self._sync)
         # PostgreSQL only: the refresh path's single statements without BEGIN and COMMIT
         # (two round trips each saved; the same pool).
         self._postgres = engine.dialect.name == "postgresql"
@@ -252,10 +277,38 @@ class SQLStore:
         if self._sync is not None and self._threads is not None:
             self._threads.shutdown(wait=True)
             self._sync.dispose()
+        if self._inline is not None:
+            self._inline.dispose()
 
     async def _in_thread(self, work: Callable[[sa.Connection], Any], *, write: bool) -> Any:
-        """Run `work` on a connection of the synchronous twin, in one worker-thread hop; a
-        write runs in one transaction and, like every SQLite write here, under the lock."""
+        """Run `work` on a connection of the synchronous twin in one transaction (a write
+        under the lock, like every SQLite write here): on the event loop when the database is
+        free at once, else in one worker-thread hop that waits for the lock as usual."""
+        assert self._sync is not None and self._threads is not None
+        if not write:
+            done = self._inline_try(work, write=False)
+            return done[0] if done else await self._threaded(work, False)
+        async with self._write_lock():
+            done = self._inline_try(work, write=True)
+            return done[0] if done else await self._threaded(work, True)
+
+    def _inline_try(
+        self, work: Callable[[sa.Connection], Any], *, write: bool
+    ) -> tuple[Any] | None:
+        """`(result,)` from the inline connection, or None when SQLite was busy (nothing was
+        changed: the transaction rolled back)."""
+        if self._inline is None:
+            return None
+        try:
+            with self._inline.begin() if write else self._inline.connect() as conn:
+                result = work(conn)
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return None
+        return (result,)
+
+    async def _threaded(self, work: Callable[[sa.Connection], Any], write: bool) -> Any:
         assert self._sync is not None and self._threads is not None
         engine = self._sync
 
@@ -263,11 +316,7 @@ class SQLStore:
             with engine.begin() if write else engine.connect() as conn:
                 return work(conn)
 
-        loop = asyncio.get_running_loop()
-        if not write:
-            return await loop.run_in_executor(self._threads, run)
-        async with self._write_lock():
-            return await loop.run_in_executor(self._threads, run)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, run)
 
     # users -----------------------------------------------------------------------------------
 
