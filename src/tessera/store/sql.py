@@ -190,6 +190,31 @@ def _audit_values(event_: AuditEvent) -> dict[str, Any]:
 
 LISTENER_SETTINGS = {"application_name": "tessera-revocations"}
 
+# The refresh path's statements, built once: constructing them per call (and their cache keys,
+# which SQLAlchemy memoises per statement object) was a fifth of its CPU time.
+FIND_BY_HASH = (
+    sa.select(refresh_tokens.c.generation.label("token_generation"), sessions)
+    .select_from(refresh_tokens.join(sessions))
+    .where(refresh_tokens.c.token_hash == sa.bindparam("token_hash"))
+)
+_CAS = sessions.update().where(
+    sessions.c.id == sa.bindparam("session_id"),
+    sessions.c.generation == sa.bindparam("expected"),
+    sessions.c.revoked_at.is_(None),
+)
+_ADVANCE: dict[str, Any] = {
+    "generation": sa.bindparam("next"),
+    "sealed_token": sa.bindparam("sealed"),
+    "rotated_at": sa.bindparam("now"),
+    "last_used_at": sa.bindparam("now"),
+}
+ROTATE_CAS = _CAS.values(**_ADVANCE)
+ROTATE_CAS_WITH_CLIENT = _CAS.values(
+    **_ADVANCE, ip=sa.bindparam("ip"), user_agent=sa.bindparam("user_agent")
+)
+INSERT_TOKEN = refresh_tokens.insert()
+INSERT_AUDIT = audit_events.insert()
+
 # PostgreSQL's rotation in one statement, so one round trip (autocommit: the statement is its
 # own transaction). The compare-and-set UPDATE is the same as everywhere; the successor token
 # and the audit row are inserted from its RETURNING, so they exist only if it advanced the
@@ -401,17 +426,15 @@ class SQLStore:
                 await conn.execute(audit_events.insert().values(**_audit_values(audit)))
 
     async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
-        query = (
-            sa.select(refresh_tokens.c.generation.label("token_generation"), sessions)
-            .select_from(refresh_tokens.join(sessions))
-            .where(refresh_tokens.c.token_hash == token_hash)
-        )
+        params = {"token_hash": token_hash}
         if self._sync is not None:
-            row = await self._in_thread(lambda conn: conn.execute(query).first(), write=False)
+            row = await self._in_thread(
+                lambda conn: conn.execute(FIND_BY_HASH, params).first(), write=False
+            )
         else:
             engine = self._autocommit if self._postgres else self.engine
             async with engine.connect() as conn:
-                row = (await conn.execute(query)).first()
+                row = (await conn.execute(FIND_BY_HASH, params)).first()
         return (row.token_generation, _session(row)) if row else None
 
     async def rotate(
@@ -427,46 +450,41 @@ class SQLStore:
             return await self._rotate_postgres(
                 session_id, expected_generation, new_hash, sealed_token, now, audit
             )
-        client = {"ip": audit.ip, "user_agent": audit.user_agent} if audit else {}
-        compare_and_set = (
-            sessions.update()
-            .where(
-                sessions.c.id == session_id,
-                sessions.c.generation == expected_generation,
-                sessions.c.revoked_at.is_(None),
-            )
-            .values(
-                generation=expected_generation + 1,
-                sealed_token=sealed_token,
-                rotated_at=now,
-                last_used_at=now,
-                **client,
-            )
-        )
-        successor = refresh_tokens.insert().values(
-            token_hash=new_hash,
-            session_id=session_id,
-            generation=expected_generation + 1,
-            issued_at=now,
-        )
-        record = audit_events.insert().values(**_audit_values(audit)) if audit else None
+        cas = {
+            "session_id": session_id,
+            "expected": expected_generation,
+            "next": expected_generation + 1,
+            "sealed": sealed_token,
+            "now": now,
+        }
+        compare_and_set = ROTATE_CAS
+        if audit is not None:
+            compare_and_set = ROTATE_CAS_WITH_CLIENT
+            cas.update(ip=audit.ip, user_agent=audit.user_agent)
+        successor = {
+            "token_hash": new_hash,
+            "session_id": session_id,
+            "generation": expected_generation + 1,
+            "issued_at": now,
+        }
+        record = _audit_values(audit) if audit else None
         if self._sync is not None:
 
             def rotate(conn: sa.Connection) -> bool:
-                if conn.execute(compare_and_set).rowcount != 1:
+                if conn.execute(compare_and_set, cas).rowcount != 1:
                     return False
-                conn.execute(successor)
+                conn.execute(INSERT_TOKEN, successor)
                 if record is not None:
-                    conn.execute(record)
+                    conn.execute(INSERT_AUDIT, record)
                 return True
 
             return bool(await self._in_thread(rotate, write=True))
         async with self._tx() as conn:
-            if (await conn.execute(compare_and_set)).rowcount != 1:
+            if (await conn.execute(compare_and_set, cas)).rowcount != 1:
                 return False
-            await conn.execute(successor)
+            await conn.execute(INSERT_TOKEN, successor)
             if record is not None:
-                await conn.execute(record)
+                await conn.execute(INSERT_AUDIT, record)
             return True
 
     async def _rotate_postgres(
