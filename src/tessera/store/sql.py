@@ -212,6 +212,7 @@ ROTATE_CAS = _CAS.values(**_ADVANCE)
 ROTATE_CAS_WITH_CLIENT = _CAS.values(
     **_ADVANCE, ip=sa.bindparam("ip"), user_agent=sa.bindparam("user_agent")
 )
+INSERT_SESSION = sessions.insert()
 INSERT_TOKEN = refresh_tokens.insert()
 INSERT_AUDIT = audit_events.insert()
 
@@ -398,32 +399,43 @@ class SQLStore:
     async def create_session(
         self, session: SessionRecord, token_hash: bytes, audit: AuditEvent | None = None
     ) -> None:
+        row = {
+            "id": session.id,
+            "subject": session.subject,
+            "role": session.role,
+            "generation": session.generation,
+            "created_at": session.created_at,
+            "expires_at": session.expires_at,
+            "last_used_at": session.last_used_at,
+            "rotated_at": session.rotated_at,
+            "sealed_token": session.sealed_token,
+            "ip": session.ip,
+            "user_agent": session.user_agent,
+        }
+        token = {
+            "token_hash": token_hash,
+            "session_id": session.id,
+            "generation": session.generation,
+            "issued_at": session.created_at,
+        }
+        record = _audit_values(audit) if audit is not None else None
+        if self._sync is not None:
+            # On SQLite as the refresh path writes (inline, else one thread hop): through
+            # aiosqlite a login held the write lock for a dozen hops, and every refresh
+            # waited behind it.
+            def create(conn: sa.Connection) -> None:
+                conn.execute(INSERT_SESSION, row)
+                conn.execute(INSERT_TOKEN, token)
+                if record is not None:
+                    conn.execute(INSERT_AUDIT, record)
+
+            await self._in_thread(create, write=True)
+            return
         async with self._tx() as conn:
-            await conn.execute(
-                sessions.insert().values(
-                    id=session.id,
-                    subject=session.subject,
-                    role=session.role,
-                    generation=session.generation,
-                    created_at=session.created_at,
-                    expires_at=session.expires_at,
-                    last_used_at=session.last_used_at,
-                    rotated_at=session.rotated_at,
-                    sealed_token=session.sealed_token,
-                    ip=session.ip,
-                    user_agent=session.user_agent,
-                )
-            )
-            await conn.execute(
-                refresh_tokens.insert().values(
-                    token_hash=token_hash,
-                    session_id=session.id,
-                    generation=session.generation,
-                    issued_at=session.created_at,
-                )
-            )
-            if audit is not None:
-                await conn.execute(audit_events.insert().values(**_audit_values(audit)))
+            await conn.execute(INSERT_SESSION, row)
+            await conn.execute(INSERT_TOKEN, token)
+            if record is not None:
+                await conn.execute(INSERT_AUDIT, record)
 
     async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
         params = {"token_hash": token_hash}
