@@ -8,7 +8,8 @@ one machine, every number next to a same-run comparison.
    (`bench.revocation`).
 4. Over real HTTP, on SQLite and on PostgreSQL, the same phases against Tessera, DRF +
    simplejwt and Flask + flask-jwt-extended (`bench.compare`, `bench.systems`): the load
-   generator pinned to CPU 0, the server under test to CPU 1.
+   generator pinned to CPU 0, the servers (all started side by side, measured one at a time)
+   to CPU 1; the refresh phase in rounds interleaved across the systems, reported as medians.
 
 Results: `bench/results/latest.md` and `latest.json`. `python -m bench --quick` runs shorter
 phases; `--systems tessera,simplejwt` and `--no-postgres` narrow it down.
@@ -21,6 +22,7 @@ import json
 import os
 import time
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ import bench.revocation
 import bench.storage
 import bench.systems
 import bench.verify
-from bench.compare import Load, run_system
+from bench.compare import REFRESH_ROUNDS, Load, run_systems
 from bench.load import LoadResult
 from bench.postgres import scratch_database
 from bench.systems import SYSTEMS, start
@@ -50,23 +52,25 @@ def _mib(value: int | None) -> str:
 
 
 def compare_all(systems: list[str], load: Load, postgres: bool) -> dict[str, dict[str, Any]]:
-    """{database: {system: phases}}; each system on its own scratch PostgreSQL database."""
-    runs: dict[str, dict[str, Any]] = {"SQLite": {}, "PostgreSQL": {}}
+    """{database: {system: phases}}: per database, every system running side by side (each
+    on its own scratch PostgreSQL database), measured one at a time."""
+    runs: dict[str, dict[str, Any]] = {}
     server_cpu = 1 if load.load_cpu is not None else None
-    for system in systems:
-        print(f"- {SYSTEMS[system][0]} on SQLite", flush=True)
-        with start(system, None, server_cpu) as server:
-            runs["SQLite"][system] = run_system(server, load)
-        if not postgres:
-            continue
-        with scratch_database() as database:
-            if database is None:
-                print("  (no PostgreSQL reachable: skipped)")
-                continue
-            print(f"- {SYSTEMS[system][0]} on PostgreSQL", flush=True)
-            with start(system, database, server_cpu) as server:
-                runs["PostgreSQL"][system] = run_system(server, load)
-    return {db: r for db, r in runs.items() if r}
+    for db in ("SQLite", "PostgreSQL") if postgres else ("SQLite",):
+        with ExitStack() as stack:
+            servers = {}
+            for system in systems:
+                database = None
+                if db == "PostgreSQL":
+                    database = stack.enter_context(scratch_database())
+                    if database is None:
+                        print("  (no PostgreSQL reachable: skipped)")
+                        break
+                print(f"- {SYSTEMS[system][0]} on {db}", flush=True)
+                servers[system] = stack.enter_context(start(system, database, server_cpu))
+            else:
+                runs[db] = run_systems(servers, load)
+    return runs
 
 
 def targets(
@@ -159,7 +163,9 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
         "",
         f"{report['when']}; `{report['command']}`. Server pinned to CPU {report['server_cpu']},"
         f" load generator to CPU {load.load_cpu}; {load.users} closed-loop users per phase"
-        f" (logins: {load.login_users}), {load.seconds:g} s per phase. gunicorn: "
+        f" (logins: {load.login_users}), {load.seconds:g} s per phase; refresh: the median of"
+        f" {REFRESH_ROUNDS} rounds of {load.seconds / 2:g} s interleaved across the systems,"
+        " all running side by side. gunicorn: "
         f"{report['gunicorn_workers']} sync workers. Protected GETs by {report['get_tool']}."
         " The machine is shared and noisy: compare the ratios within one run, not absolute"
         " numbers across runs.",

@@ -1,7 +1,8 @@
 """The side-by-side phases, run identically against every system (see `bench.systems`).
 
 Per system and database: login throughput; the race (10 simultaneous refreshes of one token);
-refresh throughput and latency (each virtual user always presents its newest refresh token);
+refresh throughput and latency (each virtual user always presents its newest refresh token;
+rounds interleaved across the systems, the median reported);
 protected GET throughput (wrk when installed, else the Python generator), and for Tessera the
 same route unprotected and refresh latency during a login storm. Resident memory of the server
 (all its processes) is sampled throughout.
@@ -12,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -279,17 +281,65 @@ def get_phase(
     return asyncio.run(python_get(server, path, tokens, load, name)), "python"
 
 
-def run_system(server: Running, load: Load) -> dict[str, Any]:
-    """Every phase against one running system; Tessera also gets its own extra phases."""
-    memory = Memory()
-    vus = [VirtualUser() for _ in range(load.users)]
+REFRESH_ROUNDS = 3
+
+
+def median_round(rounds: list[LoadResult]) -> LoadResult:
+    """One refresh result from interleaved rounds: the median round's throughput, and the
+    median of the rounds' p50 and p99 (a round disturbed by other work on the machine moves
+    neither)."""
+    ordered = sorted(rounds, key=lambda r: r.per_second)
+    middle = ordered[len(ordered) // 2]
+    return LoadResult(
+        name=middle.name,
+        requests=middle.requests,
+        errors=middle.errors,
+        seconds=middle.seconds,
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+    )
+
+
+def run_systems(servers: dict[str, Running], load: Load) -> dict[str, dict[str, Any]]:
+    """Every phase against every running system. The refresh phase, the one the headline
+    ratio compares, runs as `REFRESH_ROUNDS` rounds interleaved across the systems (the
+    order rotating each round), so a burst of other work on the machine lands on all of them
+    alike; each system gets the same rounds of the same length. Tessera also gets its own
+    extra phases."""
+    memory = {system: Memory() for system in servers}
+    vus = {system: [VirtualUser() for _ in range(load.users)] for system in servers}
+    phases: dict[str, dict[str, Any]] = {system: {} for system in servers}
+    for system, server in servers.items():
+        with sampling_rss(server.pid, memory[system], "login"):
+            phases[system]["login"] = asyncio.run(login_phase(server, load, vus[system]))
+        phases[system]["race"] = asyncio.run(race_phase(server, load))
+    order = list(servers)
+    rounds: dict[str, list[LoadResult]] = {system: [] for system in servers}
+    round_load = replace(load, seconds=load.seconds / 2)
+    for n in range(REFRESH_ROUNDS):
+        for system in order[n % len(order) :] + order[: n % len(order)]:
+            server = servers[system]
+            with sampling_rss(server.pid, memory[system], "refresh"):
+                result = asyncio.run(refresh_phase(server, round_load, vus[system]))
+            rounds[system].append(result)
+    for system, server in servers.items():
+        phases[system]["refresh"] = median_round(rounds[system])
+        phases[system]["refresh_rounds"] = [r.as_dict() for r in rounds[system]]
+        phases[system].update(
+            run_rest(server, load, [vu.access for vu in vus[system] if vu.access], memory[system])
+        )
+        if server.api.open_path:
+            with sampling_rss(server.pid, memory[system], "login storm"):
+                phases[system]["storm"], phases[system]["storm_logins"] = asyncio.run(
+                    storm_phase(server, load, vus[system])
+                )
+        phases[system]["peak_rss_bytes"] = memory[system].peak
+    return phases
+
+
+def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> dict[str, Any]:
+    """Protected GETs, and for Tessera the same route unprotected."""
     phases: dict[str, Any] = {}
-    with sampling_rss(server.pid, memory, "login"):
-        phases["login"] = asyncio.run(login_phase(server, load, vus))
-    phases["race"] = asyncio.run(race_phase(server, load))
-    with sampling_rss(server.pid, memory, "refresh"):
-        phases["refresh"] = asyncio.run(refresh_phase(server, load, vus))
-    tokens = [vu.access for vu in vus if vu.access]
     with sampling_rss(server.pid, memory, "protected GET"):
         phases["protected"], phases["get_tool"] = get_phase(
             server, server.api.protected_path, tokens, load, f"protected GET ({server.database})"
@@ -298,7 +348,4 @@ def run_system(server: Running, load: Load) -> dict[str, Any]:
         phases["open"], _ = get_phase(
             server, server.api.open_path, [], load, f"same route unprotected ({server.database})"
         )
-        with sampling_rss(server.pid, memory, "login storm"):
-            phases["storm"], phases["storm_logins"] = asyncio.run(storm_phase(server, load, vus))
-    phases["peak_rss_bytes"] = memory.peak
     return phases

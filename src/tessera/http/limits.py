@@ -1,9 +1,10 @@
 """Rate limits: failed logins per username and per client IP, refreshes per refresh token.
 
-Counting is the `limits` library's job (sliding-window counters: O(1) per key). Storage is
-Redis when `TESSERA_REDIS_URL` is set, so every replica shares the counts, and memory
-otherwise. If Redis becomes unreachable the limits keep working per process (in memory) rather
-than either letting everything through or refusing every login; a warning says so.
+Sliding-window counters. With `TESSERA_REDIS_URL` they live in Redis (the `limits` library's
+strategy, one script call per hit), so every replica shares the counts; otherwise in this
+process (`local_limits`, O(1) per hit). If Redis becomes unreachable the limits keep working
+per process rather than either letting everything through or refusing every login; a warning
+says so.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import math
 import time
 
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from tessera.errors import RateLimited
+from tessera.http.local_limits import SlidingWindow
 
 log = logging.getLogger("tessera.limits")
 RETRY_SHARED = 5.0  # seconds between attempts to reach an unreachable shared store
@@ -39,19 +41,19 @@ class RateLimits:
         self._per_token = _item(refresh_per_token, refresh_window)
         self._redis_url = redis_url
         self._shared: SlidingWindowCounterRateLimiter | None = None
-        self._local: SlidingWindowCounterRateLimiter | None = None
+        self._local = {
+            item: SlidingWindow(item.amount, item.get_expiry())
+            for item in (self._per_user, self._per_ip, self._per_token)
+        }
         self._degraded_since: float | None = None
 
     @property
     def shared(self) -> bool:
         return self._redis_url is not None
 
-    def _strategy(self, local: bool) -> SlidingWindowCounterRateLimiter:
-        # Built on first use: the stores start tasks and connections on the running loop.
-        if local or self._redis_url is None:
-            if self._local is None:
-                self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
-            return self._local
+    def _strategy(self) -> SlidingWindowCounterRateLimiter:
+        # Built on first use: the store starts tasks and connections on the running loop.
+        assert self._redis_url is not None
         if self._shared is None:
             storage: Storage = RedisStorage(
                 "async+" + self._redis_url,
@@ -71,7 +73,7 @@ class RateLimits:
         )
         if self._redis_url is not None and retry_due:
             try:
-                result = await getattr(self._strategy(False), method)(item, "tessera", key)
+                result = await getattr(self._strategy(), method)(item, "tessera", key)
             except Exception as exc:  # noqa: BLE001 - any storage failure: degrade, keep limiting
                 if self._degraded_since is None:
                     log.warning("rate-limit store unreachable (%s): limiting per process", exc)
@@ -81,7 +83,10 @@ class RateLimits:
                     log.warning("rate-limit store reachable again")
                     self._degraded_since = None
                 return result
-        return await getattr(self._strategy(True), method)(item, "tessera", key)
+        local = self._local[item]
+        if method == "get_window_stats":
+            return _Stats(time.time() + local.retry_after(key))
+        return getattr(local, method)(key)
 
     async def _check(self, item: RateLimitItem, key: str) -> None:
         if not await self._run("test", item, key):
@@ -128,6 +133,13 @@ class RateLimits:
             stats = await self._run("get_window_stats", self._per_token, key)
             reset = getattr(stats, "reset_time", time.time() + 1)
             raise RateLimited(max(1, math.ceil(reset - time.time())))
+
+
+class _Stats:
+    """The one field of `limits`' window stats that is read here."""
+
+    def __init__(self, reset_time: float) -> None:
+        self.reset_time = reset_time
 
 
 def _item(amount: int, window: float) -> RateLimitItem:

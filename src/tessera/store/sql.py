@@ -74,13 +74,18 @@ def connect(
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = -1) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    timeout = SQLITE_BUSY_TIMEOUT_MS if busy_timeout_ms < 0 else busy_timeout_ms
+    cursor.execute(f"PRAGMA busy_timeout={timeout}")
     cursor.close()
+
+
+def _sqlite_never_wait(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=0)
 
 
 def _sqlite_sync_twin(engine: AsyncEngine) -> Engine | None:
@@ -102,6 +107,25 @@ def _sqlite_sync_twin(engine: AsyncEngine) -> Engine | None:
     )
     event.listen(twin, "connect", _sqlite_pragmas)
     return twin
+
+
+def _sqlite_inline_twin(twin: Engine | None) -> Engine | None:
+    """One more connection on the same file, for the refresh path on the event loop itself.
+
+    A statement sequence of the hot path takes SQLite tens of microseconds; a hop to a worker
+    thread and back costs more than that, and on a busy loop the GIL hand-over waits (the
+    switch interval is 5 ms) dominated refresh latency. This connection never waits for a lock
+    (busy timeout 0): when another process holds the database, the caller falls back to the
+    worker threads, which wait as usual, so the loop is never blocked on a lock."""
+    if twin is None:
+        return None
+    inline = sa.create_engine(
+        twin.url,
+        connect_args={"timeout": 0, "check_same_thread": False},
+        poolclass=sa.pool.StaticPool,
+    )
+    event.listen(inline, "connect", _sqlite_never_wait)
+    return inline
 
 
 def _make_parent_dir(url: str) -> None:
@@ -166,6 +190,64 @@ def _audit_values(event_: AuditEvent) -> dict[str, Any]:
 
 LISTENER_SETTINGS = {"application_name": "tessera-revocations"}
 
+# The refresh path's statements, built once: constructing them per call (and their cache keys,
+# which SQLAlchemy memoises per statement object) was a fifth of its CPU time.
+FIND_BY_HASH = (
+    sa.select(refresh_tokens.c.generation.label("token_generation"), sessions)
+    .select_from(refresh_tokens.join(sessions))
+    .where(refresh_tokens.c.token_hash == sa.bindparam("token_hash"))
+)
+_CAS = sessions.update().where(
+    sessions.c.id == sa.bindparam("session_id"),
+    sessions.c.generation == sa.bindparam("expected"),
+    sessions.c.revoked_at.is_(None),
+)
+_ADVANCE: dict[str, Any] = {
+    "generation": sa.bindparam("next"),
+    "sealed_token": sa.bindparam("sealed"),
+    "rotated_at": sa.bindparam("now"),
+    "last_used_at": sa.bindparam("now"),
+}
+ROTATE_CAS = _CAS.values(**_ADVANCE)
+ROTATE_CAS_WITH_CLIENT = _CAS.values(
+    **_ADVANCE, ip=sa.bindparam("ip"), user_agent=sa.bindparam("user_agent")
+)
+INSERT_SESSION = sessions.insert()
+INSERT_TOKEN = refresh_tokens.insert()
+INSERT_AUDIT = audit_events.insert()
+
+# PostgreSQL's rotation in one statement, so one round trip (autocommit: the statement is its
+# own transaction). The compare-and-set UPDATE is the same as everywhere; the successor token
+# and the audit row are inserted from its RETURNING, so they exist only if it advanced the
+# session. A concurrent rotation or revocation of the row makes it re-check the WHERE on the
+# new version and match nothing, as the separate statements did.
+PG_ROTATE = """
+WITH cas AS (
+    UPDATE sessions
+    SET generation = CAST(:next AS integer), sealed_token = CAST(:sealed AS bytea),
+        rotated_at = CAST(:now AS double precision), last_used_at = CAST(:now AS double precision)
+        {client}
+    WHERE id = CAST(:id AS varchar) AND generation = CAST(:expected AS integer)
+        AND revoked_at IS NULL
+    RETURNING id
+), successor AS (
+    INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at)
+    SELECT CAST(:hash AS bytea), id, CAST(:next AS integer), CAST(:now AS double precision)
+    FROM cas
+){audit}
+SELECT count(*) FROM cas
+"""
+PG_ROTATE_CLIENT = ", ip = CAST(:ip AS varchar), user_agent = CAST(:user_agent AS varchar)"
+PG_ROTATE_AUDIT = """, audit AS (
+    INSERT INTO audit_events (at, kind, subject, session_id, ip, user_agent, detail)
+    SELECT CAST(:at AS double precision), CAST(:kind AS varchar), CAST(:subject AS varchar),
+        CAST(:audit_session AS varchar), CAST(:ip AS varchar), CAST(:user_agent AS varchar),
+        CAST(:detail AS varchar)
+    FROM cas
+)"""
+PG_ROTATE_WITH_AUDIT = sa.text(PG_ROTATE.format(client=PG_ROTATE_CLIENT, audit=PG_ROTATE_AUDIT))
+PG_ROTATE_WITHOUT_AUDIT = sa.text(PG_ROTATE.format(client="", audit=""))
+
 
 class SQLStore:
     """`Store` over one SQLAlchemy async engine."""
@@ -186,6 +268,11 @@ class SQLStore:
             if self._sync is not None
             else None
         )
+        self._inline = _sqlite_inline_twin(self._sync)
+        # PostgreSQL only: the refresh path's single statements without BEGIN and COMMIT
+        # (two round trips each saved; the same pool).
+        self._postgres = engine.dialect.name == "postgresql"
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLStore:
@@ -216,10 +303,38 @@ class SQLStore:
         if self._sync is not None and self._threads is not None:
             self._threads.shutdown(wait=True)
             self._sync.dispose()
+        if self._inline is not None:
+            self._inline.dispose()
 
     async def _in_thread(self, work: Callable[[sa.Connection], Any], *, write: bool) -> Any:
-        """Run `work` on a connection of the synchronous twin, in one worker-thread hop; a
-        write runs in one transaction and, like every SQLite write here, under the lock."""
+        """Run `work` on a connection of the synchronous twin in one transaction (a write
+        under the lock, like every SQLite write here): on the event loop when the database is
+        free at once, else in one worker-thread hop that waits for the lock as usual."""
+        assert self._sync is not None and self._threads is not None
+        if not write:
+            done = self._inline_try(work, write=False)
+            return done[0] if done else await self._threaded(work, False)
+        async with self._write_lock():
+            done = self._inline_try(work, write=True)
+            return done[0] if done else await self._threaded(work, True)
+
+    def _inline_try(
+        self, work: Callable[[sa.Connection], Any], *, write: bool
+    ) -> tuple[Any] | None:
+        """`(result,)` from the inline connection, or None when SQLite was busy (nothing was
+        changed: the transaction rolled back)."""
+        if self._inline is None:
+            return None
+        try:
+            with self._inline.begin() if write else self._inline.connect() as conn:
+                result = work(conn)
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return None
+        return (result,)
+
+    async def _threaded(self, work: Callable[[sa.Connection], Any], write: bool) -> Any:
         assert self._sync is not None and self._threads is not None
         engine = self._sync
 
@@ -227,11 +342,7 @@ class SQLStore:
             with engine.begin() if write else engine.connect() as conn:
                 return work(conn)
 
-        loop = asyncio.get_running_loop()
-        if not write:
-            return await loop.run_in_executor(self._threads, run)
-        async with self._write_lock():
-            return await loop.run_in_executor(self._threads, run)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, run)
 
     # users -----------------------------------------------------------------------------------
 
@@ -288,44 +399,54 @@ class SQLStore:
     async def create_session(
         self, session: SessionRecord, token_hash: bytes, audit: AuditEvent | None = None
     ) -> None:
+        row = {
+            "id": session.id,
+            "subject": session.subject,
+            "role": session.role,
+            "generation": session.generation,
+            "created_at": session.created_at,
+            "expires_at": session.expires_at,
+            "last_used_at": session.last_used_at,
+            "rotated_at": session.rotated_at,
+            "sealed_token": session.sealed_token,
+            "ip": session.ip,
+            "user_agent": session.user_agent,
+        }
+        token = {
+            "token_hash": token_hash,
+            "session_id": session.id,
+            "generation": session.generation,
+            "issued_at": session.created_at,
+        }
+        record = _audit_values(audit) if audit is not None else None
+        if self._sync is not None:
+            # On SQLite as the refresh path writes (inline, else one thread hop): through
+            # aiosqlite a login held the write lock for a dozen hops, and every refresh
+            # waited behind it.
+            def create(conn: sa.Connection) -> None:
+                conn.execute(INSERT_SESSION, row)
+                conn.execute(INSERT_TOKEN, token)
+                if record is not None:
+                    conn.execute(INSERT_AUDIT, record)
+
+            await self._in_thread(create, write=True)
+            return
         async with self._tx() as conn:
-            await conn.execute(
-                sessions.insert().values(
-                    id=session.id,
-                    subject=session.subject,
-                    role=session.role,
-                    generation=session.generation,
-                    created_at=session.created_at,
-                    expires_at=session.expires_at,
-                    last_used_at=session.last_used_at,
-                    rotated_at=session.rotated_at,
-                    sealed_token=session.sealed_token,
-                    ip=session.ip,
-                    user_agent=session.user_agent,
-                )
-            )
-            await conn.execute(
-                refresh_tokens.insert().values(
-                    token_hash=token_hash,
-                    session_id=session.id,
-                    generation=session.generation,
-                    issued_at=session.created_at,
-                )
-            )
-            if audit is not None:
-                await conn.execute(audit_events.insert().values(**_audit_values(audit)))
+            await conn.execute(INSERT_SESSION, row)
+            await conn.execute(INSERT_TOKEN, token)
+            if record is not None:
+                await conn.execute(INSERT_AUDIT, record)
 
     async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
-        query = (
-            sa.select(refresh_tokens.c.generation.label("token_generation"), sessions)
-            .select_from(refresh_tokens.join(sessions))
-            .where(refresh_tokens.c.token_hash == token_hash)
-        )
+        params = {"token_hash": token_hash}
         if self._sync is not None:
-            row = await self._in_thread(lambda conn: conn.execute(query).first(), write=False)
+            row = await self._in_thread(
+                lambda conn: conn.execute(FIND_BY_HASH, params).first(), write=False
+            )
         else:
-            async with self.engine.connect() as conn:
-                row = (await conn.execute(query)).first()
+            engine = self._autocommit if self._postgres else self.engine
+            async with engine.connect() as conn:
+                row = (await conn.execute(FIND_BY_HASH, params)).first()
         return (row.token_generation, _session(row)) if row else None
 
     async def rotate(
@@ -337,47 +458,79 @@ class SQLStore:
         now: float,
         audit: AuditEvent | None = None,
     ) -> bool:
-        client = {"ip": audit.ip, "user_agent": audit.user_agent} if audit else {}
-        compare_and_set = (
-            sessions.update()
-            .where(
-                sessions.c.id == session_id,
-                sessions.c.generation == expected_generation,
-                sessions.c.revoked_at.is_(None),
+        if self._postgres:
+            return await self._rotate_postgres(
+                session_id, expected_generation, new_hash, sealed_token, now, audit
             )
-            .values(
-                generation=expected_generation + 1,
-                sealed_token=sealed_token,
-                rotated_at=now,
-                last_used_at=now,
-                **client,
-            )
-        )
-        successor = refresh_tokens.insert().values(
-            token_hash=new_hash,
-            session_id=session_id,
-            generation=expected_generation + 1,
-            issued_at=now,
-        )
-        record = audit_events.insert().values(**_audit_values(audit)) if audit else None
+        cas = {
+            "session_id": session_id,
+            "expected": expected_generation,
+            "next": expected_generation + 1,
+            "sealed": sealed_token,
+            "now": now,
+        }
+        compare_and_set = ROTATE_CAS
+        if audit is not None:
+            compare_and_set = ROTATE_CAS_WITH_CLIENT
+            cas.update(ip=audit.ip, user_agent=audit.user_agent)
+        successor = {
+            "token_hash": new_hash,
+            "session_id": session_id,
+            "generation": expected_generation + 1,
+            "issued_at": now,
+        }
+        record = _audit_values(audit) if audit else None
         if self._sync is not None:
 
             def rotate(conn: sa.Connection) -> bool:
-                if conn.execute(compare_and_set).rowcount != 1:
+                if conn.execute(compare_and_set, cas).rowcount != 1:
                     return False
-                conn.execute(successor)
+                conn.execute(INSERT_TOKEN, successor)
                 if record is not None:
-                    conn.execute(record)
+                    conn.execute(INSERT_AUDIT, record)
                 return True
 
             return bool(await self._in_thread(rotate, write=True))
         async with self._tx() as conn:
-            if (await conn.execute(compare_and_set)).rowcount != 1:
+            if (await conn.execute(compare_and_set, cas)).rowcount != 1:
                 return False
-            await conn.execute(successor)
+            await conn.execute(INSERT_TOKEN, successor)
             if record is not None:
-                await conn.execute(record)
+                await conn.execute(INSERT_AUDIT, record)
             return True
+
+    async def _rotate_postgres(
+        self,
+        session_id: str,
+        expected_generation: int,
+        new_hash: bytes,
+        sealed_token: bytes,
+        now: float,
+        audit: AuditEvent | None,
+    ) -> bool:
+        """`rotate` in one statement, one round trip (see `PG_ROTATE`)."""
+        params: dict[str, Any] = {
+            "id": session_id,
+            "expected": expected_generation,
+            "next": expected_generation + 1,
+            "sealed": sealed_token,
+            "hash": new_hash,
+            "now": now,
+        }
+        statement = PG_ROTATE_WITHOUT_AUDIT
+        if audit is not None:
+            statement = PG_ROTATE_WITH_AUDIT
+            params.update(
+                ip=audit.ip,
+                user_agent=audit.user_agent,
+                at=audit.at,
+                kind=audit.kind,
+                subject=audit.subject,
+                audit_session=audit.session_id,
+                detail=audit.detail,
+            )
+        async with self._autocommit.connect() as conn:
+            return bool((await conn.execute(statement, params)).scalar() == 1)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         async with self.engine.connect() as conn:
