@@ -285,9 +285,8 @@ REFRESH_ROUNDS = 3
 
 
 def median_round(rounds: list[LoadResult]) -> LoadResult:
-    """One refresh result from interleaved rounds: the median round's throughput, and the
-    median of the rounds' p50 and p99 (a round disturbed by other work on the machine moves
-    neither)."""
+    """One result from interleaved rounds: the median round's throughput, and the median of
+    the rounds' p50 and p99 (a round disturbed by other work on the machine moves neither)."""
     ordered = sorted(rounds, key=lambda r: r.per_second)
     middle = ordered[len(ordered) // 2]
     return LoadResult(
@@ -337,15 +336,28 @@ def run_systems(servers: dict[str, Running], load: Load) -> dict[str, dict[str, 
     return phases
 
 
+GET_ROUNDS = 3
+
+
 def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> dict[str, Any]:
-    """Protected GETs, and for Tessera the same route unprotected."""
-    phases: dict[str, Any] = {}
-    with sampling_rss(server.pid, memory, "protected GET"):
-        phases["protected"], phases["get_tool"] = get_phase(
-            server, server.api.protected_path, tokens, load, f"protected GET ({server.database})"
-        )
+    """Protected GETs, and for Tessera the same route unprotected: `GET_ROUNDS` rounds of
+    half a phase each, the two kinds alternating (which goes first alternates too), so the
+    protected/unprotected ratio compares neighbours in time rather than two phases a burst of
+    other work on the machine may have split. Every system gets the same protected rounds."""
+    round_load = replace(load, seconds=load.seconds / 2)
+    kinds = {"protected": (server.api.protected_path, tokens, "protected GET")}
     if server.api.open_path:
-        phases["open"], _ = get_phase(
-            server, server.api.open_path, [], load, f"same route unprotected ({server.database})"
-        )
+        kinds["open"] = (server.api.open_path, [], "same route unprotected")
+    rounds: dict[str, list[LoadResult]] = {kind: [] for kind in kinds}
+    tool = "-"
+    for n in range(GET_ROUNDS):
+        for kind in list(kinds) if n % 2 == 0 else list(reversed(kinds)):
+            path, credentials, label = kinds[kind]
+            with sampling_rss(server.pid, memory, label):
+                result, tool = get_phase(
+                    server, path, credentials, round_load, f"{label} ({server.database})"
+                )
+            rounds[kind].append(result)
+    phases: dict[str, Any] = {kind: median_round(r) for kind, r in rounds.items()}
+    phases["get_tool"] = tool
     return phases
