@@ -15,6 +15,11 @@ class Signal:
         self._waiters: set[asyncio.Future[None]] = set()
         self._lock = threading.Lock()
 
+    @property
+    def waiting(self) -> int:
+        """How many are waiting now (for health, and for tests to know a long-poll is held)."""
+        return len(self._waiters)
+
     def fire(self) -> None:
         with self._lock:
             waiters, self._waiters = self._waiters, set()
