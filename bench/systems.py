@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -23,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.server import DEMO, LISTENING
+
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_WORKERS = 3
 USERNAME = "bench"
 PASSWORD = "correct-horse-battery-staple"
 SECRET = "bench-" + "s" * 40
-LISTENING = re.compile(r"Tessera listening on (http://\S+)")
-DEMO = re.compile(r"demo login: username '(\S+)', password '(\S+)'")
 
 
 @dataclass(frozen=True)
