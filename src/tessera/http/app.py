@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 from starlette.exceptions import HTTPException
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
     from tessera.service import Tessera
 
 
+def without_fastapi_telemetry() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry hooks (newer releases) look up the global providers on every
+    request, a few percent of a refresh; the standalone server reports through /metrics and
+    its logs instead. Older releases have no such hooks (and no such argument)."""
+    if "telemetry" not in inspect.signature(FastAPI).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
 def create_app(auth: Tessera) -> FastAPI:
     """The app `tessera serve` runs."""
 
@@ -51,7 +61,13 @@ def create_app(auth: Tessera) -> FastAPI:
                 with suppress(asyncio.CancelledError):
                     await upkeep
 
-    app = FastAPI(title="Tessera", version="1", lifespan=lifespan, redirect_slashes=False)
+    app = FastAPI(
+        title="Tessera",
+        version="1",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        **without_fastapi_telemetry(),
+    )
     install_error_handlers(app)
     app.include_router(auth.router)
 

@@ -3,6 +3,7 @@ the printed URL is the real one)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 
@@ -34,11 +35,20 @@ def url_of(sock: socket.socket) -> str:
 
 class Server(uvicorn.Server):
     """uvicorn, answering the revocation feed's waiting long-polls as shutdown begins (it
-    waits for every open request before the app's own shutdown runs)."""
+    waits for every open request before the app's own shutdown runs), and keeping start-up's
+    objects out of the garbage collector's full passes."""
 
     def __init__(self, config: uvicorn.Config, auth: Tessera) -> None:
         super().__init__(config)
         self.auth = auth
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # The imported modules, the app and its routes live as long as the process; a full
+        # collection walked all of them (about 100 ms here, a pause every request in flight
+        # waits out: the refresh p99 under load). Frozen, they are never walked again.
+        gc.collect()
+        gc.freeze()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.auth.revocations.drain()
