@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -101,4 +102,45 @@ async def test_rotation_is_one_compare_and_set_statement(pg_url: str, tmp_path: 
     assert await store.find_by_refresh_hash(b"j" * 32) is None
     kinds = [e.kind for e in await store.list_audit(sid)]
     assert kinds == ["login", "refresh"]
+    await service.close()
+
+
+async def test_a_rotation_cancelled_mid_statement_leaves_the_pool_usable(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The refresh path runs on the driver's connection itself; a request cancelled while its
+    statement waits must not leave that connection busy for the next request."""
+    service = Tessera(pg_settings(tmp_path, pg_url, db_pool_size=1, db_max_overflow=0))
+    await service.start()
+    store = service.store
+    assert isinstance(store, SQLStore)
+    issued = await service.sessions.open("alice", "user", ClientInfo(None, None))
+    sid = issued.session.id
+    holder = await asyncpg.connect(pg_url)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", sid)
+        waiting = asyncio.create_task(store.rotate(sid, 0, b"h" * 32, b"s", 1.0, None))
+        blocked = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        for _ in range(500):  # until the UPDATE waits for the row lock
+            if await holder.fetchval(blocked):
+                break
+            await asyncio.sleep(0.01)
+        assert not waiting.done()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await transaction.rollback()
+    finally:
+        await holder.close()
+    # The pool's one connection is usable again (asyncpg cancelled the statement). Whether
+    # the cancelled rotation committed first is the server's race, as for any cancelled
+    # request; either way the session rotates on from where it stands.
+    current = await store.get_session(sid)
+    assert current is not None
+    assert await store.rotate(sid, current.generation, b"i" * 32, b"s", 2.0, None)
+    found = await store.find_by_refresh_hash(b"i" * 32)
+    assert found is not None and found[0] == current.generation + 1
     await service.close()

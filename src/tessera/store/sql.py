@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy import Engine, event, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tessera.store import driver
 from tessera.store.base import KeyConflict, UserExists
 from tessera.store.records import (
     AuditEvent,
@@ -46,7 +47,7 @@ REVOCATION_CHANNEL = "tessera_revocations"  # PostgreSQL NOTIFY channel: "a revo
 
 
 def connect(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, statement_timeout: float = 5.0
+    url: str, *, pool_size: int = 20, max_overflow: int = 0, statement_timeout: float = 5.0
 ) -> AsyncEngine:
     """An engine for `url` (already in `dialect+driver://` form), tuned per dialect."""
     if url.startswith("sqlite"):
@@ -135,21 +136,22 @@ def _make_parent_dir(url: str) -> None:
         Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-def _session(row: Any) -> SessionRecord:
+def _session(row: Mapping[Any, Any]) -> SessionRecord:
+    """From a row's mapping: SQLAlchemy's `row._mapping` or an asyncpg record."""
     return SessionRecord(
-        id=row.id,
-        subject=row.subject,
-        role=row.role,
-        generation=row.generation,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        last_used_at=row.last_used_at,
-        rotated_at=row.rotated_at,
-        sealed_token=bytes(row.sealed_token),
-        revoked_at=row.revoked_at,
-        revoke_reason=row.revoke_reason,
-        ip=row.ip,
-        user_agent=row.user_agent,
+        id=row["id"],
+        subject=row["subject"],
+        role=row["role"],
+        generation=row["generation"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        last_used_at=row["last_used_at"],
+        rotated_at=row["rotated_at"],
+        sealed_token=bytes(row["sealed_token"]),
+        revoked_at=row["revoked_at"],
+        revoke_reason=row["revoke_reason"],
+        ip=row["ip"],
+        user_agent=row["user_agent"],
     )
 
 
@@ -197,6 +199,7 @@ FIND_BY_HASH = (
     .select_from(refresh_tokens.join(sessions))
     .where(refresh_tokens.c.token_hash == sa.bindparam("token_hash"))
 )
+PG_FIND_BY_HASH = driver.compiled(FIND_BY_HASH)
 _CAS = sessions.update().where(
     sessions.c.id == sa.bindparam("session_id"),
     sessions.c.generation == sa.bindparam("expected"),
@@ -215,38 +218,6 @@ ROTATE_CAS_WITH_CLIENT = _CAS.values(
 INSERT_SESSION = sessions.insert()
 INSERT_TOKEN = refresh_tokens.insert()
 INSERT_AUDIT = audit_events.insert()
-
-# PostgreSQL's rotation in one statement, so one round trip (autocommit: the statement is its
-# own transaction). The compare-and-set UPDATE is the same as everywhere; the successor token
-# and the audit row are inserted from its RETURNING, so they exist only if it advanced the
-# session. A concurrent rotation or revocation of the row makes it re-check the WHERE on the
-# new version and match nothing, as the separate statements did.
-PG_ROTATE = """
-WITH cas AS (
-    UPDATE sessions
-    SET generation = CAST(:next AS integer), sealed_token = CAST(:sealed AS bytea),
-        rotated_at = CAST(:now AS double precision), last_used_at = CAST(:now AS double precision)
-        {client}
-    WHERE id = CAST(:id AS varchar) AND generation = CAST(:expected AS integer)
-        AND revoked_at IS NULL
-    RETURNING id
-), successor AS (
-    INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at)
-    SELECT CAST(:hash AS bytea), id, CAST(:next AS integer), CAST(:now AS double precision)
-    FROM cas
-){audit}
-SELECT count(*) FROM cas
-"""
-PG_ROTATE_CLIENT = ", ip = CAST(:ip AS varchar), user_agent = CAST(:user_agent AS varchar)"
-PG_ROTATE_AUDIT = """, audit AS (
-    INSERT INTO audit_events (at, kind, subject, session_id, ip, user_agent, detail)
-    SELECT CAST(:at AS double precision), CAST(:kind AS varchar), CAST(:subject AS varchar),
-        CAST(:audit_session AS varchar), CAST(:ip AS varchar), CAST(:user_agent AS varchar),
-        CAST(:detail AS varchar)
-    FROM cas
-)"""
-PG_ROTATE_WITH_AUDIT = sa.text(PG_ROTATE.format(client=PG_ROTATE_CLIENT, audit=PG_ROTATE_AUDIT))
-PG_ROTATE_WITHOUT_AUDIT = sa.text(PG_ROTATE.format(client="", audit=""))
 
 
 class SQLStore:
@@ -269,10 +240,8 @@ class SQLStore:
             else None
         )
         self._inline = _sqlite_inline_twin(self._sync)
-        # PostgreSQL only: the refresh path's single statements without BEGIN and COMMIT
-        # (two round trips each saved; the same pool).
+        # PostgreSQL only: the refresh path's two statements on the driver (`store.driver`).
         self._postgres = engine.dialect.name == "postgresql"
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLStore:
@@ -443,11 +412,13 @@ class SQLStore:
             row = await self._in_thread(
                 lambda conn: conn.execute(FIND_BY_HASH, params).first(), write=False
             )
+        elif self._postgres:
+            record = await driver.fetchrow(self.engine, PG_FIND_BY_HASH, token_hash)
+            return (record["token_generation"], _session(record)) if record else None
         else:
-            engine = self._autocommit if self._postgres else self.engine
-            async with engine.connect() as conn:
+            async with self.engine.connect() as conn:
                 row = (await conn.execute(FIND_BY_HASH, params)).first()
-        return (row.token_generation, _session(row)) if row else None
+        return (row.token_generation, _session(row._mapping)) if row else None
 
     async def rotate(
         self,
@@ -508,34 +479,34 @@ class SQLStore:
         now: float,
         audit: AuditEvent | None,
     ) -> bool:
-        """`rotate` in one statement, one round trip (see `PG_ROTATE`)."""
-        params: dict[str, Any] = {
-            "id": session_id,
-            "expected": expected_generation,
-            "next": expected_generation + 1,
-            "sealed": sealed_token,
-            "hash": new_hash,
-            "now": now,
-        }
-        statement = PG_ROTATE_WITHOUT_AUDIT
+        """`rotate` in one statement, one round trip (see `driver.ROTATE`)."""
+        args: tuple[Any, ...] = (
+            session_id,
+            expected_generation,
+            expected_generation + 1,
+            sealed_token,
+            new_hash,
+            now,
+        )
+        statement = driver.ROTATE
         if audit is not None:
-            statement = PG_ROTATE_WITH_AUDIT
-            params.update(
-                ip=audit.ip,
-                user_agent=audit.user_agent,
-                at=audit.at,
-                kind=audit.kind,
-                subject=audit.subject,
-                audit_session=audit.session_id,
-                detail=audit.detail,
+            statement = driver.ROTATE_WITH_AUDIT
+            args += (
+                audit.ip,
+                audit.user_agent,
+                audit.at,
+                audit.kind,
+                audit.subject,
+                audit.session_id,
+                audit.detail,
             )
-        async with self._autocommit.connect() as conn:
-            return bool((await conn.execute(statement, params)).scalar() == 1)
+        record = await driver.fetchrow(self.engine, statement, *args)
+        return record is not None and record[0] == 1
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sessions.select().where(sessions.c.id == session_id))).first()
-        return _session(row) if row else None
+        return _session(row._mapping) if row else None
 
     async def list_sessions(self, subject: str | None, now: float) -> list[SessionRecord]:
         query = sessions.select().where(
@@ -545,7 +516,7 @@ class SQLStore:
             query = query.where(sessions.c.subject == subject)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.order_by(sessions.c.created_at.desc()))).all()
-        return [_session(row) for row in rows]
+        return [_session(row._mapping) for row in rows]
 
     async def revoke_session(
         self,
