@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://… to share rate limits between replicas"
     )
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_statement_timeout: PositiveFloat = 5.0
     issuer: str = "tessera"
     audience: str = "tessera"
