@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import Engine, event, make_url
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -75,18 +77,13 @@ def connect(
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = -1) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    timeout = SQLITE_BUSY_TIMEOUT_MS if busy_timeout_ms < 0 else busy_timeout_ms
-    cursor.execute(f"PRAGMA busy_timeout={timeout}")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
-
-
-def _sqlite_never_wait(dbapi_connection: Any, record: Any) -> None:
-    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=0)
 
 
 def _sqlite_sync_twin(engine: AsyncEngine) -> Engine | None:
@@ -110,7 +107,7 @@ def _sqlite_sync_twin(engine: AsyncEngine) -> Engine | None:
     return twin
 
 
-def _sqlite_inline_twin(twin: Engine | None) -> Engine | None:
+def _sqlite_inline_connection(twin: Engine | None) -> sqlite3.Connection | None:
     """One more connection on the same file, for the refresh path on the event loop itself.
 
     A statement sequence of the hot path takes SQLite tens of microseconds; a hop to a worker
@@ -118,15 +115,37 @@ def _sqlite_inline_twin(twin: Engine | None) -> Engine | None:
     switch interval is 5 ms) dominated refresh latency. This connection never waits for a lock
     (busy timeout 0): when another process holds the database, the caller falls back to the
     worker threads, which wait as usual, so the loop is never blocked on a lock."""
-    if twin is None:
+    if twin is None or twin.url.database is None:
         return None
-    inline = sa.create_engine(
-        twin.url,
-        connect_args={"timeout": 0, "check_same_thread": False},
-        poolclass=sa.pool.StaticPool,
-    )
-    event.listen(inline, "connect", _sqlite_never_wait)
+    inline = sqlite3.connect(twin.url.database, timeout=0, check_same_thread=False)
+    # Per-connection settings only (none takes a lock): WAL is the file's, set by the pool's
+    # connections before any refresh can run.
+    inline.execute("PRAGMA synchronous=NORMAL")
+    inline.execute("PRAGMA foreign_keys=ON")
+    inline.execute("PRAGMA busy_timeout=0")
     return inline
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Cursor], Any]) -> Any:
+    """`work` in one write transaction, taking the write lock up front (so a busy database
+    fails at BEGIN, before anything ran)."""
+    cursor = conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(cursor)
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+    return result
+
+
+def _as_sqlalchemy_error(exc: sqlite3.Error) -> sa.exc.DBAPIError:
+    """The driver's error as the rest of the store raises it (a 503 for `OperationalError`)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return sa.exc.OperationalError(None, None, exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        return sa.exc.IntegrityError(None, None, exc)
+    return sa.exc.DatabaseError(None, None, exc)
 
 
 def _make_parent_dir(url: str) -> None:
@@ -219,6 +238,26 @@ INSERT_SESSION = sessions.insert()
 INSERT_TOKEN = refresh_tokens.insert()
 INSERT_AUDIT = audit_events.insert()
 
+# The same statements as SQLite SQL with named parameters, for the hot path on `sqlite3`.
+_SQLITE = sqlite_dialect(paramstyle="named")
+
+
+def _sqlite_sql(statement: sa.ClauseElement, columns: Sequence[str] | None = None) -> str:
+    return str(statement.compile(dialect=_SQLITE, column_keys=columns))
+
+
+SESSION_COLUMNS = [column.name for column in sessions.c]
+TOKEN_COLUMNS = ["token_hash", "session_id", "generation", "issued_at"]
+AUDIT_COLUMNS = ["at", "kind", "subject", "session_id", "ip", "user_agent", "detail"]
+SQLITE_FIND_BY_HASH = _sqlite_sql(FIND_BY_HASH)
+SQLITE_ROTATE_CAS = _sqlite_sql(ROTATE_CAS)
+SQLITE_ROTATE_CAS_WITH_CLIENT = _sqlite_sql(ROTATE_CAS_WITH_CLIENT)
+SQLITE_INSERT_SESSION = _sqlite_sql(
+    INSERT_SESSION, [c for c in SESSION_COLUMNS if c not in ("revoked_at", "revoke_reason")]
+)
+SQLITE_INSERT_TOKEN = _sqlite_sql(INSERT_TOKEN, TOKEN_COLUMNS)
+SQLITE_INSERT_AUDIT = _sqlite_sql(INSERT_AUDIT, AUDIT_COLUMNS)
+
 
 class SQLStore:
     """`Store` over one SQLAlchemy async engine."""
@@ -239,7 +278,7 @@ class SQLStore:
             if self._sync is not None
             else None
         )
-        self._inline = _sqlite_inline_twin(self._sync)
+        self._inline = _sqlite_inline_connection(self._sync)
         # PostgreSQL only: the refresh path's two statements on the driver (`store.driver`).
         self._postgres = engine.dialect.name == "postgresql"
 
@@ -273,43 +312,51 @@ class SQLStore:
             self._threads.shutdown(wait=True)
             self._sync.dispose()
         if self._inline is not None:
-            self._inline.dispose()
+            self._inline.close()
 
-    async def _in_thread(self, work: Callable[[sa.Connection], Any], *, write: bool) -> Any:
-        """Run `work` on a connection of the synchronous twin in one transaction (a write
+    async def _in_thread(self, work: Callable[[sqlite3.Cursor], Any], *, write: bool) -> Any:
+        """Run `work` on the driver's connection to the same file, in one transaction (a write
         under the lock, like every SQLite write here): on the event loop when the database is
-        free at once, else in one worker-thread hop that waits for the lock as usual."""
+        free at once, else in one worker-thread hop that waits for the lock as usual. The hot
+        path's statements are plain SQL on `sqlite3` (SQLAlchemy's execution layer cost more
+        than SQLite itself)."""
         assert self._sync is not None and self._threads is not None
-        if not write:
-            done = self._inline_try(work, write=False)
-            return done[0] if done else await self._threaded(work, False)
-        async with self._write_lock():
-            done = self._inline_try(work, write=True)
-            return done[0] if done else await self._threaded(work, True)
+        try:
+            if not write:
+                done = self._inline_try(work, write=False)
+                return done[0] if done else await self._threaded(work, False)
+            async with self._write_lock():
+                done = self._inline_try(work, write=True)
+                return done[0] if done else await self._threaded(work, True)
+        except sqlite3.Error as exc:
+            raise _as_sqlalchemy_error(exc) from exc
 
     def _inline_try(
-        self, work: Callable[[sa.Connection], Any], *, write: bool
+        self, work: Callable[[sqlite3.Cursor], Any], *, write: bool
     ) -> tuple[Any] | None:
         """`(result,)` from the inline connection, or None when SQLite was busy (nothing was
         changed: the transaction rolled back)."""
         if self._inline is None:
             return None
         try:
-            with self._inline.begin() if write else self._inline.connect() as conn:
-                result = work(conn)
-        except sa.exc.OperationalError as exc:
+            result = _in_transaction(self._inline, work) if write else work(self._inline.cursor())
+        except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
             return None
         return (result,)
 
-    async def _threaded(self, work: Callable[[sa.Connection], Any], write: bool) -> Any:
+    async def _threaded(self, work: Callable[[sqlite3.Cursor], Any], write: bool) -> Any:
         assert self._sync is not None and self._threads is not None
         engine = self._sync
 
         def run() -> Any:
-            with engine.begin() if write else engine.connect() as conn:
-                return work(conn)
+            raw = engine.raw_connection()  # the pool's sqlite3 connection, waiting for locks
+            try:
+                conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+                return _in_transaction(conn, work) if write else work(conn.cursor())
+            finally:
+                raw.close()
 
         return await asyncio.get_running_loop().run_in_executor(self._threads, run)
 
@@ -392,11 +439,11 @@ class SQLStore:
             # On SQLite as the refresh path writes (inline, else one thread hop): through
             # aiosqlite a login held the write lock for a dozen hops, and every refresh
             # waited behind it.
-            def create(conn: sa.Connection) -> None:
-                conn.execute(INSERT_SESSION, row)
-                conn.execute(INSERT_TOKEN, token)
+            def create(cursor: sqlite3.Cursor) -> None:
+                cursor.execute(SQLITE_INSERT_SESSION, row)
+                cursor.execute(SQLITE_INSERT_TOKEN, token)
                 if record is not None:
-                    conn.execute(INSERT_AUDIT, record)
+                    cursor.execute(SQLITE_INSERT_AUDIT, record)
 
             await self._in_thread(create, write=True)
             return
@@ -409,9 +456,13 @@ class SQLStore:
     async def find_by_refresh_hash(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
         params = {"token_hash": token_hash}
         if self._sync is not None:
-            row = await self._in_thread(
-                lambda conn: conn.execute(FIND_BY_HASH, params).first(), write=False
-            )
+
+            def find(cursor: sqlite3.Cursor) -> Any:
+                cursor.row_factory = sqlite3.Row
+                return cursor.execute(SQLITE_FIND_BY_HASH, params).fetchone()
+
+            found = await self._in_thread(find, write=False)
+            return (found["token_generation"], _session(found)) if found else None
         elif self._postgres:
             record = await driver.fetchrow(self.engine, PG_FIND_BY_HASH, token_hash)
             return (record["token_generation"], _session(record)) if record else None
@@ -440,9 +491,9 @@ class SQLStore:
             "sealed": sealed_token,
             "now": now,
         }
-        compare_and_set = ROTATE_CAS
+        compare_and_set, sqlite_cas = ROTATE_CAS, SQLITE_ROTATE_CAS
         if audit is not None:
-            compare_and_set = ROTATE_CAS_WITH_CLIENT
+            compare_and_set, sqlite_cas = ROTATE_CAS_WITH_CLIENT, SQLITE_ROTATE_CAS_WITH_CLIENT
             cas.update(ip=audit.ip, user_agent=audit.user_agent)
         successor = {
             "token_hash": new_hash,
@@ -453,12 +504,12 @@ class SQLStore:
         record = _audit_values(audit) if audit else None
         if self._sync is not None:
 
-            def rotate(conn: sa.Connection) -> bool:
-                if conn.execute(compare_and_set, cas).rowcount != 1:
+            def rotate(cursor: sqlite3.Cursor) -> bool:
+                if cursor.execute(sqlite_cas, cas).rowcount != 1:
                     return False
-                conn.execute(INSERT_TOKEN, successor)
+                cursor.execute(SQLITE_INSERT_TOKEN, successor)
                 if record is not None:
-                    conn.execute(INSERT_AUDIT, record)
+                    cursor.execute(SQLITE_INSERT_AUDIT, record)
                 return True
 
             return bool(await self._in_thread(rotate, write=True))
