@@ -115,7 +115,7 @@ def targets(
         )
         protected: LoadResult = tessera["protected"]
         open_: LoadResult = tessera["open"]
-        ratio = protected.per_second / max(open_.per_second, 1e-9)
+        ratio = tessera.get("pair_ratio") or protected.per_second / max(open_.per_second, 1e-9)
         add(
             f"protected GET / same route unprotected ({db})",
             ratio,

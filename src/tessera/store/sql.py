@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tessera.store import driver
+from tessera.store import postgres_driver as driver
 from tessera.store.base import KeyConflict, UserExists
 from tessera.store.records import (
     AuditEvent,
@@ -279,7 +279,7 @@ class SQLStore:
             else None
         )
         self._inline = _sqlite_inline_connection(self._sync)
-        # PostgreSQL only: the refresh path's two statements on the driver (`store.driver`).
+        # PostgreSQL only: the refresh path's two statements on asyncpg (`postgres_driver`).
         self._postgres = engine.dialect.name == "postgresql"
 
     @classmethod
