@@ -21,7 +21,11 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 MAX_PASSWORD_CHARS = 1024
-HASHING_NICENESS = 10  # added to the process's nice value, for the hashing threads only
+# Added to the process's nice value, for the hashing threads only. argon2 runs its lanes
+# (parallelism 4) as threads that inherit it, so four compete with the event loop: at +16 their
+# scheduler weight together is about one +10 thread's (a tenth of the loop's), and a login storm
+# on a busy server takes a tenth of the core rather than a third.
+HASHING_NICENESS = 16
 T = TypeVar("T")
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
