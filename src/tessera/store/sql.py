@@ -246,17 +246,16 @@ def _sqlite_sql(statement: sa.ClauseElement, columns: Sequence[str] | None = Non
     return str(statement.compile(dialect=_SQLITE, column_keys=columns))
 
 
-SESSION_COLUMNS = [column.name for column in sessions.c]
-TOKEN_COLUMNS = ["token_hash", "session_id", "generation", "issued_at"]
-AUDIT_COLUMNS = ["at", "kind", "subject", "session_id", "ip", "user_agent", "detail"]
 SQLITE_FIND_BY_HASH = _sqlite_sql(FIND_BY_HASH)
 SQLITE_ROTATE_CAS = _sqlite_sql(ROTATE_CAS)
 SQLITE_ROTATE_CAS_WITH_CLIENT = _sqlite_sql(ROTATE_CAS_WITH_CLIENT)
-SQLITE_INSERT_SESSION = _sqlite_sql(
-    INSERT_SESSION, [c for c in SESSION_COLUMNS if c not in ("revoked_at", "revoke_reason")]
+SQLITE_INSERT_SESSION = _sqlite_sql(  # a new session is never revoked
+    INSERT_SESSION, [c.name for c in sessions.c if c.name not in ("revoked_at", "revoke_reason")]
 )
-SQLITE_INSERT_TOKEN = _sqlite_sql(INSERT_TOKEN, TOKEN_COLUMNS)
-SQLITE_INSERT_AUDIT = _sqlite_sql(INSERT_AUDIT, AUDIT_COLUMNS)
+SQLITE_INSERT_TOKEN = _sqlite_sql(INSERT_TOKEN, [c.name for c in refresh_tokens.c])
+SQLITE_INSERT_AUDIT = _sqlite_sql(  # the id is the database's
+    INSERT_AUDIT, [c.name for c in audit_events.c if c.name != "id"]
+)
 
 
 class SQLStore:
