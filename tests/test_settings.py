@@ -95,3 +95,14 @@ def test_introspection_clients_as_a_toml_table(
     assert settings.oauth_introspection_clients["orders-api"].get_secret_value() == (
         "0123456789abcdef"
     )
+
+
+def test_redact_url_hides_user_info() -> None:
+    from tessera.remote import redact_url
+
+    assert redact_url("redis://:s3cret@cache:6379/0") == "redis://***@cache:6379/0"
+    assert redact_url("postgresql://app:pw@db:5432/x?sslmode=require") == (
+        "postgresql://***@db:5432/x?sslmode=require"
+    )
+    assert redact_url("https://idp.example/jwks.json") == "https://idp.example/jwks.json"
+    assert "s3cret" not in redact_url("redis://u:s3cret@[::1")
