@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -179,6 +180,17 @@ async def test_metrics_count_logins_and_refreshes(client: httpx.AsyncClient) -> 
         " 1.0" in text
     )
     assert "tessera_signing_key_age_seconds" in text
+
+
+async def test_metrics_label_only_known_methods(client: httpx.AsyncClient) -> None:
+    """Clients choose the method token: any the server does not know is labelled "other", so
+    a client cannot grow the metrics without bound."""
+    for method in ("PROPFIND", "X-CUSTOM-1", "X-CUSTOM-2", "BREW"):
+        await client.request(method, "/auth/login")
+    await client.get("/healthz")
+    text = (await client.get("/metrics")).text
+    methods = set(re.findall(r'tessera_request_duration_seconds_count\{method="([^"]+)"', text))
+    assert methods == {"GET", "other"}
 
 
 async def test_request_ids(client: httpx.AsyncClient) -> None:

@@ -57,3 +57,16 @@ def test_old_windows_are_dropped_whole_and_clear_forgets_a_key() -> None:
     assert window.hit("a") and not window.hit("a")
     window.clear("a")
     assert window.hit("a")
+
+
+def test_a_refund_takes_back_one_hit() -> None:
+    clock = Clock(60 * 100)
+    window = SlidingWindow(2, 60, clock)
+    assert window.hit("a") and window.hit("a") and not window.hit("a")
+    window.refund("a")
+    assert window.hit("a") and not window.hit("a")
+    clock.now += 60  # the hits are the previous window's now: a refund takes from there
+    window.refund("a")
+    window.refund("a")
+    window.refund("a")  # nothing left to take back: never below zero
+    assert window.hit("a") and window.hit("a") and not window.hit("a")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tessera import ManualClock, Tessera
+from tessera import ManualClock, Tessera, create_app
+from tests.conftest import PASSWORD, make_settings
 from tests.helpers import assert_error, bearer, login, refresh
 
 pytestmark = pytest.mark.anyio
@@ -252,3 +254,26 @@ async def test_audit_trail(client: httpx.AsyncClient, auth: Tessera, clock: Manu
     assert "last used from 203.0.113.7" in (reuse.detail or "")
     assert rotated["session_id"] == reuse.session_id
     assert any(e.kind == "key_rotated" for e in events)
+
+
+async def test_no_access_token_outlives_its_session(tmp_path: Path, clock: ManualClock) -> None:
+    """`exp` is capped at the session's absolute end: a token minted near the end of a session
+    dies with it, not an access TTL later."""
+    settings = make_settings(tmp_path / "d", access_ttl=600, session_max_age=1000)
+    service = Tessera(settings, clock=clock)
+    await service.start()
+    await service.users.add("alice", PASSWORD)
+    transport = httpx.ASGITransport(app=create_app(service), client=("203.0.113.7", 4242))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+            tokens = await login(client)
+            session_end = clock.now() + 1000
+            assert tokens["expires_in"] == 600
+            clock.advance(900)
+            late = (await refresh(client, tokens["refresh_token"])).json()
+            assert late["expires_at"] <= session_end
+            assert late["expires_in"] <= 100
+            claims = await service.verify_access_token(late["access_token"])
+            assert claims.exp <= session_end
+    finally:
+        await service.close()

@@ -5,12 +5,14 @@ two things an application needs from it: `router` to mount, `require()` to prote
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from tessera.clock import Clock, SystemClock
 from tessera.http.bearer import require
+from tessera.http.in_flight import InFlight
 from tessera.http.limits import RateLimits
 from tessera.http.metrics import Metrics
 from tessera.http.routes import build_router
@@ -23,9 +25,12 @@ from tessera.settings import Settings
 from tessera.store import SessionRecord, SQLStore, Store
 from tessera.store.migrate import upgrade
 from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken, SigningKey
-from tessera.users import Authenticator, PasswordHasher, UserDirectory
+from tessera.users import Authenticator, PasswordHasher, UserDirectory, hashing_threads
 
 RETIRE_MARGIN = 5.0  # seconds beyond the last moment a replaced key may still have signed
+# Password checks in progress per hashing thread before further logins are shed: the last of
+# them waits for about four argon2 runs (0.15 s each at the default cost here), not a queue.
+PASSWORD_CHECKS_PER_CPU = 4
 VERIFIED_CACHE_SIZE = 10_000  # access tokens remembered as verified (as `Verifier` does)
 
 
@@ -96,11 +101,16 @@ class Tessera:
         self.authenticator: Authenticator = authenticator or self.users
         self.limits = RateLimits(
             login_per_user=s.login_limit_per_user,
+            login_per_user_total=s.login_limit_per_user_total,
             login_per_ip=s.login_limit_per_ip,
             login_window=s.login_limit_window,
             refresh_per_token=s.refresh_limit,
             refresh_window=s.refresh_limit_window,
             redis_url=s.redis_url,
+        )
+        self.password_checks = InFlight(
+            total=s.login_max_in_flight or PASSWORD_CHECKS_PER_CPU * hashing_threads(),
+            per_key=s.login_max_in_flight_per_ip,
         )
         self.metrics = Metrics()
         self.metrics.watch_key_age(self.keys.active_age)
@@ -157,13 +167,16 @@ class Tessera:
     # tokens ----------------------------------------------------------------------------------
 
     def mint_access_token(self, session: SessionRecord) -> tuple[str, AccessClaims]:
+        """An access token for `session`, never outliving the session's absolute end."""
+        now = self.clock.now()
         return self.tokens.mint(
             self.keys.signing_key(),
             sub=session.subject,
             role=session.role,
             sid=session.id,
-            now=self.clock.now(),
-            ttl=self.settings.access_ttl,
+            now=now,
+            # `exp` counts whole seconds from int(now): capped at the end's whole second.
+            ttl=min(self.settings.access_ttl, math.floor(session.expires_at) - int(now)),
         )
 
     async def verify_access_token(self, token: object) -> AccessClaims:

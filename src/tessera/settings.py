@@ -70,8 +70,21 @@ class Settings(BaseSettings):
     )
     max_token_bytes: int = Field(default=8192, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
-    login_limit_per_user: int = Field(default=10, gt=0)
-    login_limit_per_ip: int = Field(default=50, gt=0)
+    login_limit_per_user: int = Field(
+        default=10, gt=0, description="failed logins per username from one address, per window"
+    )
+    login_limit_per_user_total: int = Field(
+        default=100, gt=0, description="failed logins per username from all addresses, per window"
+    )
+    login_limit_per_ip: int = Field(
+        default=50, gt=0, description="failed logins per client address, per window"
+    )
+    login_max_in_flight: int = Field(
+        default=0, ge=0, description="password checks in progress at once (0: four per CPU)"
+    )
+    login_max_in_flight_per_ip: int = Field(
+        default=2, gt=0, description="password checks in progress at once for one address"
+    )
     login_limit_window: PositiveFloat = 900.0
     refresh_limit: int = Field(default=60, gt=0, description="refreshes per refresh token")
     refresh_limit_window: PositiveFloat = 60.0

@@ -1,4 +1,5 @@
-"""Rate limits: failed logins per username and per client IP, refreshes per refresh token.
+"""Rate limits: login attempts per client address, per username from one address and per
+username from everywhere; refreshes per refresh token.
 
 Sliding-window counters. With `TESSERA_REDIS_URL` they live in Redis (the `limits` library's
 strategy, one script call per hit), so every replica shares the counts; otherwise in this
@@ -13,6 +14,7 @@ import hashlib
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage, Storage
@@ -30,20 +32,22 @@ class RateLimits:
         self,
         *,
         login_per_user: int,
+        login_per_user_total: int,
         login_per_ip: int,
         login_window: float,
         refresh_per_token: int,
         refresh_window: float,
         redis_url: str | None = None,
     ) -> None:
-        self._per_user = _item(login_per_user, login_window)
+        self._per_user_ip = _item(login_per_user, login_window)
+        self._per_user = _item(login_per_user_total, login_window)
         self._per_ip = _item(login_per_ip, login_window)
         self._per_token = _item(refresh_per_token, refresh_window)
         self._redis_url = redis_url
         self._shared: SlidingWindowCounterRateLimiter | None = None
         self._local = {
             item: SlidingWindow(item.amount, item.get_expiry())
-            for item in (self._per_user, self._per_ip, self._per_token)
+            for item in (self._per_user_ip, self._per_user, self._per_ip, self._per_token)
         }
         self._degraded_since: float | None = None
 
@@ -73,7 +77,10 @@ class RateLimits:
         )
         if self._redis_url is not None and retry_due:
             try:
-                result = await getattr(self._strategy(), method)(item, "tessera", key)
+                if method == "refund":  # a negative hit: the counter's atomic decrement
+                    result = await self._strategy().hit(item, "tessera", key, cost=-1)
+                else:
+                    result = await getattr(self._strategy(), method)(item, "tessera", key)
             except Exception as exc:  # noqa: BLE001 - any storage failure: degrade, keep limiting
                 if self._degraded_since is None:
                     log.warning("rate-limit store unreachable (%s): limiting per process", exc)
@@ -88,11 +95,10 @@ class RateLimits:
             return _Stats(time.time() + local.retry_after(key))
         return getattr(local, method)(key)
 
-    async def _check(self, item: RateLimitItem, key: str) -> None:
-        if not await self._run("test", item, key):
-            stats = await self._run("get_window_stats", item, key)
-            reset = getattr(stats, "reset_time", time.time() + 1)
-            raise RateLimited(max(1, math.ceil(reset - time.time())))
+    async def _retry_after(self, item: RateLimitItem, key: str) -> int:
+        stats = await self._run("get_window_stats", item, key)
+        reset = getattr(stats, "reset_time", time.time() + 1)
+        return max(1, math.ceil(reset - time.time()))
 
     # logins -----------------------------------------------------------------------------------
 
@@ -100,29 +106,44 @@ class RateLimits:
     def _user_key(username: str) -> str:
         return "user:" + username.strip().casefold()[:200]
 
-    async def login_attempt(self, username: str, ip: str) -> None:
-        """Before any password work: count the attempt against the username (atomically, so a
-        burst of concurrent guesses cannot all slip past the check) and refuse with
-        `RateLimited` when either limit is used up. A success clears the username's count."""
-        await self.address_allowed(ip)
-        key = self._user_key(username)
-        if not await self._run("hit", self._per_user, key):
-            stats = await self._run("get_window_stats", self._per_user, key)
-            reset = getattr(stats, "reset_time", time.time() + 1)
-            raise RateLimited(max(1, math.ceil(reset - time.time())))
+    async def login_attempt(self, username: str, ip: str) -> LoginAttempt:
+        """Before any password work: count the attempt against the address, the username from
+        that address, and the username from everywhere — each count atomic, so a burst of
+        concurrent attempts cannot slip past a check made before any of them was counted.
+        `RateLimited` when one is used up (the counts taken so far are given back). Pass the
+        result to `login_succeeded` on a correct password; a failure keeps its counts."""
+        user = self._user_key(username)
+        counts = (
+            (self._per_ip, "ip:" + ip),
+            (self._per_user_ip, f"{user}|ip:{ip}"),
+            (self._per_user, user),
+        )
+        taken: list[tuple[RateLimitItem, str]] = []
+        for item, key in counts:
+            if not await self._run("hit", item, key):
+                for done in taken:
+                    await self._run("refund", *done)
+                raise RateLimited(await self._retry_after(item, key))
+            taken.append((item, key))
+        return LoginAttempt(*taken)
 
-    async def address_allowed(self, ip: str) -> None:
-        """`RateLimited` once the address has used up its failures (logins, and client
-        authentication at the OAuth introspection endpoint)."""
-        await self._check(self._per_ip, "ip:" + ip)
+    async def login_succeeded(self, attempt: LoginAttempt) -> None:
+        """A correct password: the attempt no longer counts against the address or the
+        username, and the failures of this username from this address are forgotten."""
+        await self._run("refund", *attempt.ip)
+        await self._run("clear", *attempt.user_from_ip)
+        await self._run("refund", *attempt.user)
 
-    async def login_failed(self, ip: str) -> None:
-        """Failures count against the client's address (successes do not)."""
-        await self._run("hit", self._per_ip, "ip:" + ip)
+    async def address_attempt(self, ip: str) -> None:
+        """Count one client authentication attempt (the OAuth introspection endpoint's) against
+        the address's failures before checking it; `RateLimited` once they are used up."""
+        key = "ip:" + ip
+        if not await self._run("hit", self._per_ip, key):
+            raise RateLimited(await self._retry_after(self._per_ip, key))
 
-    async def login_succeeded(self, username: str) -> None:
-        """A correct password clears that username's failures (the IP's count stays)."""
-        await self._run("clear", self._per_user, self._user_key(username))
+    async def address_succeeded(self, ip: str) -> None:
+        """The authentication counted by `address_attempt` succeeded: give it back."""
+        await self._run("refund", self._per_ip, "ip:" + ip)
 
     # refreshes --------------------------------------------------------------------------------
 
@@ -130,9 +151,16 @@ class RateLimits:
         """Count one presentation of a refresh token; `RateLimited` past the limit."""
         key = "refresh:" + hashlib.sha256(token.encode()).hexdigest()[:32]
         if not await self._run("hit", self._per_token, key):
-            stats = await self._run("get_window_stats", self._per_token, key)
-            reset = getattr(stats, "reset_time", time.time() + 1)
-            raise RateLimited(max(1, math.ceil(reset - time.time())))
+            raise RateLimited(await self._retry_after(self._per_token, key))
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The counts one login attempt took, to give back if its password is right."""
+
+    ip: tuple[RateLimitItem, str]
+    user_from_ip: tuple[RateLimitItem, str]
+    user: tuple[RateLimitItem, str]
 
 
 class _Stats:

@@ -65,6 +65,14 @@ class SlidingWindow:
             return max(0.0, due - elapsed) * self.window
         return (1 - elapsed + max(0.0, 1 - self.limit / current)) * self.window
 
+    def refund(self, key: str) -> None:
+        """Take back one hit of `key` (the newest window's first, else the previous one's)."""
+        self._advance(self.clock())
+        for window in (self._current, self._previous):
+            if window.get(key, 0) > 0:
+                window[key] -= 1
+                return
+
     def clear(self, key: str) -> None:
         self._current.pop(key, None)
         self._previous.pop(key, None)

@@ -15,6 +15,9 @@ from tessera.logs import request_id
 
 access_log = logging.getLogger("tessera.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# The methods a metric label may name; any other (clients may send any token) is "other", so a
+# client cannot grow the metrics without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -150,9 +153,8 @@ class RequestContextMiddleware:
         finally:
             duration = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.latency.labels(route, scope["method"], f"{status // 100}xx").observe(
-                duration
-            )
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self.metrics.latency.labels(route, method, f"{status // 100}xx").observe(duration)
             client = scope.get("client")
             access_log.info(
                 "%s %s %d %.1fms",

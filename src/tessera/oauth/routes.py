@@ -14,7 +14,7 @@ from tessera.http.models import ErrorBody
 from tessera.http.routes import ContractRoute, client_info
 from tessera.oauth import metadata
 from tessera.oauth.clients import identify_client
-from tessera.oauth.errors import OAuthError, invalid_client, invalid_request, unauthorized_client
+from tessera.oauth.errors import invalid_client, invalid_request, unauthorized_client
 from tessera.oauth.forms import form_schema, read_form
 from tessera.oauth.introspection import introspect
 from tessera.oauth.models import (
@@ -96,14 +96,13 @@ def build_oauth_router(auth: Tessera) -> APIRouter:
         await auth.ready()
         params = await read_form(request, settings.max_body_bytes)
         ip = client_info(request).ip or "unknown"
-        await auth.limits.address_allowed(ip)  # wrong secrets count as failed logins do
-        try:
-            client = identify_client(request, params, settings)
-            if not client.confidential:
-                raise invalid_client("introspection needs client credentials (HTTP Basic)")
-        except OAuthError:
-            await auth.limits.login_failed(ip)
-            raise
+        # Wrong secrets count as failed logins do; counted before the check, given back after
+        # a right one, so a burst of guesses cannot outrun the address's limit.
+        await auth.limits.address_attempt(ip)
+        client = identify_client(request, params, settings)
+        if not client.confidential:
+            raise invalid_client("introspection needs client credentials (HTTP Basic)")
+        await auth.limits.address_succeeded(ip)
         token = params.get("token")
         if token is None:
             raise invalid_request("token is missing")

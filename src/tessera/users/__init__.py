@@ -7,7 +7,7 @@ from tessera.users.directory import (
     Principal,
     UserDirectory,
 )
-from tessera.users.passwords import PasswordHasher
+from tessera.users.passwords import PasswordHasher, hashing_threads
 
 __all__ = [
     "DEFAULT_ROLE",
@@ -16,4 +16,5 @@ __all__ = [
     "PasswordHasher",
     "Principal",
     "UserDirectory",
+    "hashing_threads",
 ]

@@ -41,16 +41,21 @@ def _lower_priority() -> None:
         )
 
 
+def hashing_threads() -> int:
+    """How many hashes run at once: one per CPU this process may use."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, cpus)
+
+
 def _hashing_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            try:
-                cpus = len(os.sched_getaffinity(0))
-            except AttributeError:
-                cpus = os.cpu_count() or 1
             _pool = ThreadPoolExecutor(
-                max(1, cpus), thread_name_prefix="tessera-argon2", initializer=_lower_priority
+                hashing_threads(), thread_name_prefix="tessera-argon2", initializer=_lower_priority
             )
         return _pool
 

@@ -1,0 +1,138 @@
+"""Login floods over real HTTP against `tessera serve`: a burst from one address buys no more
+password checks than the address's limit, and a login from elsewhere is answered meanwhile
+(security review, finding 1); failures from one address cannot lock a username for everyone
+else (finding 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.live import LISTENING, add_user, serve
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+FLOOD = 2000
+PER_IP_LIMIT = 50
+LEGIT_LOGIN_BUDGET = 2.0  # seconds: the review's target for a login during a flood
+ATTACKER, VICTIM = "127.0.0.1", "127.0.0.2"  # both loopback: Linux routes all of 127/8
+
+
+async def raw_login(host: str, port: int, username: str, password: str) -> int:
+    """One login on its own connection, written by hand: the status code."""
+    body = json.dumps({"username": username, "password": password}).encode()
+    reader, writer = await asyncio.open_connection(host, port, local_addr=(ATTACKER, 0))
+    try:
+        writer.write(
+            b"POST /auth/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (host.encode(), len(body), body)
+        )
+        await writer.drain()
+        status_line = await reader.readline()
+        await reader.read()
+    finally:
+        writer.close()
+    return int(status_line.split()[1])
+
+
+def victim_client(url: str) -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(local_address=VICTIM)
+    return httpx.AsyncClient(base_url=url, transport=transport, timeout=30.0)
+
+
+# The default bounds on checks in progress shed most of a burst at once; opened wide, the
+# count taken before each check still stops it at the limit.
+IN_FLIGHT = {
+    "default": {},
+    "unbounded": {
+        "TESSERA_LOGIN_MAX_IN_FLIGHT": "5000",
+        "TESSERA_LOGIN_MAX_IN_FLIGHT_PER_IP": "5000",
+    },
+}
+
+
+@pytest.mark.parametrize("in_flight", IN_FLIGHT.values(), ids=IN_FLIGHT.keys())
+async def test_a_flood_from_one_address_gets_its_limit_of_checks_and_no_more(
+    tmp_path: Path, in_flight: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    add_user(data, "alice")
+    env = {"TESSERA_LOGIN_LIMIT_PER_IP": str(PER_IP_LIMIT), **in_flight}
+    with serve(data, env=env) as served:
+        url = served.expect(LISTENING).group(1)
+        host, port = url.removeprefix("http://").split(":")
+        flood = [
+            asyncio.create_task(raw_login(host, int(port), f"user{n}", "wrong"))
+            for n in range(FLOOD)
+        ]
+        await asyncio.sleep(0.5)  # the burst is on the wire and being answered
+        async with victim_client(url) as victim:
+            started = time.monotonic()
+            ok = await victim.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+            took = time.monotonic() - started
+        statuses = await asyncio.gather(*flood)
+        print(
+            f"flood: {statuses.count(401)} checked, {statuses.count(429)} refused; "
+            f"a login from elsewhere meanwhile: {took:.3f} s"
+        )
+
+        # Every 401 is one password checked: never more than the address's limit.
+        assert statuses.count(401) <= PER_IP_LIMIT, statuses.count(401)
+        assert statuses.count(401) + statuses.count(429) == FLOOD, sorted(set(statuses))
+        assert ok.status_code == 200, ok.text
+        assert took <= LEGIT_LOGIN_BUDGET, f"a login from elsewhere took {took:.2f} s"
+
+        # One at a time afterwards, the address gets the rest of its limit, then 429s.
+        checked = statuses.count(401)
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as attacker:
+            while (
+                wrong := await attacker.post("/auth/login", json=guess(checked))
+            ).status_code == 401:
+                checked += 1
+            metrics = (await attacker.get("/metrics")).text
+        assert checked == PER_IP_LIMIT
+        assert wrong.status_code == 429 and wrong.json()["error"] == "rate_limited"
+        assert int(wrong.headers["retry-after"]) > 0
+        failed = next(
+            line
+            for line in metrics.splitlines()
+            if line.startswith("tessera_logins_total") and 'outcome="failed"' in line
+        )
+        assert float(failed.split()[-1]) == PER_IP_LIMIT
+
+
+def guess(n: int) -> dict[str, str]:
+    return {"username": f"other{n}", "password": "wrong"}
+
+
+async def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    add_user(data, "alice")
+    env = {"TESSERA_LOGIN_LIMIT_PER_USER": "10", "TESSERA_LOGIN_LIMIT_PER_USER_TOTAL": "30"}
+    with serve(data, env=env) as served:
+        url = served.expect(LISTENING).group(1)
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30.0) as attacker,
+            victim_client(url) as victim,
+        ):
+            for _ in range(10):
+                wrong = await attacker.post(
+                    "/auth/login", json={"username": "alice", "password": "guess"}
+                )
+                assert wrong.status_code == 401
+            # The guessing address is stopped, even with the right password...
+            stopped = await attacker.post(
+                "/auth/login", json={"username": "alice", "password": PASSWORD}
+            )
+            assert stopped.status_code == 429
+            # ...and the owner, from their own address, is not.
+            ok = await victim.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+            assert ok.status_code == 200, ok.text
