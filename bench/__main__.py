@@ -2,7 +2,8 @@
 one machine, every number next to a same-run comparison.
 
 1. Verify cost per algorithm against joserfc, PyJWT and the raw primitive (`bench.verify`).
-2. Login timing: unknown user vs wrong password (`bench.login_timing`).
+2. Login timing: unknown user vs wrong password (`bench.login_timing`); a login flood from one
+   address while another address logs in (`bench.login_flood`).
 3. Database bytes per Tessera session (`bench.storage`).
 3b. Revocation propagation between two replicas on PostgreSQL, and its hot-path price
    (`bench.revocation`).
@@ -26,6 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import bench.login_flood
 import bench.login_timing
 import bench.revocation
 import bench.storage
@@ -78,6 +80,7 @@ def targets(
     verify: dict[str, Any],
     load: Load,
     revocation: dict[str, Any] | None = None,
+    flood: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -127,6 +130,21 @@ def targets(
             ratio,
             f"<= {TARGET_STORM_RATIO:g}",
             ratio <= TARGET_STORM_RATIO,
+        )
+    for setup, r in (flood or {}).items():
+        if setup != "as shipped":
+            continue
+        add(
+            "login flood from one address: passwords checked",
+            r["checked"],
+            f"<= {bench.login_flood.PER_IP_LIMIT}",
+            r["checked"] <= bench.login_flood.PER_IP_LIMIT,
+        )
+        add(
+            "login flood: another address's login, seconds",
+            r["login_seconds"],
+            f"<= {bench.login_flood.TARGET_LOGIN_S:g}",
+            r["login_status"] == 200 and r["login_seconds"] <= bench.login_flood.TARGET_LOGIN_S,
         )
     for alg, r in verify.items():
         add(
@@ -238,6 +256,8 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
         report["verify_markdown"],
         "",
         report["login_timing_markdown"],
+        "",
+        report["login_flood_markdown"],
     ]
     return "\n".join(lines) + "\n"
 
@@ -258,6 +278,8 @@ def main() -> None:
         warnings.simplefilter("ignore")  # joserfc's RFC 9864 note on the EdDSA name
         verify = bench.verify.run()
     timing = bench.login_timing.run()
+    print("login flood ...", flush=True)
+    flood = bench.login_flood.run()
     with scratch_database() as database:
         storage = bench.storage.run(None if args.no_postgres else database)
     print("revocation propagation ...", flush=True)
@@ -276,7 +298,7 @@ def main() -> None:
         "load": load.__dict__,
         "gunicorn_workers": bench.systems.GUNICORN_WORKERS,
         "get_tool": "/".join(sorted(t for t in tools if t)) or "-",
-        "targets": targets(runs, verify["results"], load, revocation),
+        "targets": targets(runs, verify["results"], load, revocation, flood["results"]),
         "http": {
             db: {
                 system: {k: (v.as_dict() if isinstance(v, LoadResult) else v) for k, v in p.items()}
@@ -291,6 +313,8 @@ def main() -> None:
         "verify_markdown": verify["markdown"],
         "login_timing": {k: v for k, v in timing.items() if k != "markdown"},
         "login_timing_markdown": timing["markdown"],
+        "login_flood": flood["results"],
+        "login_flood_markdown": flood["markdown"],
         "seconds": round(time.monotonic() - started),
     }
     text = markdown(report, runs, load)

@@ -39,6 +39,9 @@ def main() -> None:
             "TESSERA_ARGON2_MEMORY_KIB": "8192",  # logins are only the set-up here
             "TESSERA_ARGON2_TIME_COST": "1",
             "TESSERA_LOGIN_LIMIT_PER_USER": "1000000",
+            "TESSERA_LOGIN_LIMIT_PER_USER_TOTAL": "1000000",
+            "TESSERA_LOGIN_MAX_IN_FLIGHT": "1000000",
+            "TESSERA_LOGIN_MAX_IN_FLIGHT_PER_IP": "1000000",
         }
         if args.postgres and database:
             env["TESSERA_DATABASE_URL"] = database
