@@ -13,7 +13,7 @@ import secrets
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +25,8 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from tessera import ManualClock
+from tessera.revocations import RevocationFeed
+from tessera.revocations.feed import FeedError
 from tessera.verify import InvalidToken, JWKSCache, JWKSError, Verifier
 from tessera.verify.jwks import read_key_set
 from tests.live import run_async
@@ -399,3 +401,75 @@ def test_jwks_url_credentials_reach_no_log_or_error(
     assert "secret" not in seen
     basic = "Basic " + base64.b64encode(b"user:secret").decode()
     assert endpoint.authorizations == [basic, basic]  # still sent, as credentials
+
+
+# the revocation feed -----------------------------------------------------------------------------
+
+PAGE = {"revocations": [], "cursor": 1, "more": False}
+
+
+@pytest.fixture
+def feeds() -> Iterator[list[RevocationFeed]]:
+    made: list[RevocationFeed] = []
+    yield made
+    for feed in made:
+        feed.close()
+
+
+@pytest.mark.parametrize("phase", list(DRIPS))
+def test_a_dripping_revocation_feed_is_cut_off_at_its_deadline(
+    phase: str, feeds: list[RevocationFeed]
+) -> None:
+    with Endpoint(body(b"")) as endpoint:
+        endpoint.answer = drip(endpoint, **DRIPS[phase])
+        feed = RevocationFeed(endpoint.url, wait=0, timeout=1.0, start=False)
+        feeds.append(feed)
+        began = time.monotonic()
+        with pytest.raises(FeedError):
+            feed.poll()
+        took = time.monotonic() - began
+        assert took < 1.0 + MARGIN, f"poll() took {took:.1f} s"
+        assert endpoint.hung_up.wait(MARGIN)
+        wait_for(lambda: not fetch_workers(), "the fetch worker to end", MARGIN)
+
+
+FEED_HOSTILE: dict[str, Callable[[Endpoint], Answer]] = {
+    "nested": lambda ep: body(b"[" * 100_000),
+    "not UTF-8": lambda ep: body(b'{"revocations": [], "cursor": 1, "x": "\xff"}'),
+    "duplicate cursor": lambda ep: body(b'{"revocations": [], "cursor": 1, "cursor": 9}'),
+    "too large": lambda ep: body(json.dumps(PAGE).encode() + b" " * (1 << 20), length=False),
+    "endless": lambda ep: endless(ep.closing),
+}
+
+
+@pytest.mark.parametrize("hostile", list(FEED_HOSTILE))
+def test_an_unreadable_revocation_page_is_a_feed_error(
+    hostile: str, feeds: list[RevocationFeed]
+) -> None:
+    with Endpoint(body(b"")) as endpoint:
+        endpoint.answer = FEED_HOSTILE[hostile](endpoint)
+        feed = RevocationFeed(endpoint.url, wait=0, timeout=2.0, start=False)
+        feeds.append(feed)
+        with pytest.raises(FeedError):
+            feed.poll()
+        endpoint.answer = body(json.dumps(PAGE).encode())
+        assert feed.poll() == 0 and feed.healthy  # the next good page is read as ever
+
+
+def test_feed_url_credentials_reach_no_log(
+    caplog: pytest.LogCaptureFixture, feeds: list[RevocationFeed]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with Endpoint(body(json.dumps(PAGE).encode())) as endpoint:
+        url = endpoint.url.replace("http://", "http://user:secret@")
+        feed = RevocationFeed(url, wait=0, max_retry_delay=0.05)
+        feeds.append(feed)
+        assert feed.wait_until_synced(5)
+        endpoint.answer = body(b"", status=503)
+        wait_for(lambda: not feed.healthy, "the feed's failure")
+        health = feed.health()
+        feed.close()
+    assert "revocation feed http://***@127.0.0.1:" in caplog.text  # the failure, logged
+    assert "secret" not in caplog.text + json.dumps(health)
+    basic = "Basic " + base64.b64encode(b"user:secret").decode()
+    assert endpoint.authorizations and set(endpoint.authorizations) == {basic}
