@@ -5,7 +5,9 @@ each request until a session is revoked (or `wait` passes), so a revocation reac
 follower within milliseconds, at the cost of one idle connection. Verification only ever
 reads the in-memory `RevokedSessions`. While the feed is unreachable the follower keeps
 what it has, retries with back-off, and reports in `health()` that it is down: revoked
-sessions' tokens then live until their `exp`, as they would with no feed at all.
+sessions' tokens then live until their `exp`, as they would with no feed at all. Each read is
+bounded as a whole (`wait` + `timeout`, and a size cap) and must be strict JSON: a feed that
+drips, floods or nests is a failed read like any other.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from typing import Any
 import httpx
 
 from tessera.clock import Clock, SystemClock
-from tessera.remote import check_fetch_url
+from tessera.fetch import NO_KEEPALIVE, FetchError, bounded_get
+from tessera.remote import check_fetch_url, redact_url
 from tessera.revocations.revoked import RevokedSessions
 from tessera.settings import MAX_REVOCATION_WAIT
+from tessera.tokens.strict_json import StrictJSONError, loads_object
 
 log = logging.getLogger("tessera.revocations")
+
+MAX_PAGE_BYTES = 1 << 20  # a full page (1000 revocations) is under 100 KiB
 
 
 class FeedError(Exception):
@@ -48,11 +54,9 @@ class RevocationFeed:
         self.url = check_fetch_url(url, "revocation feed", allow_http=allow_http)
         self._clock = clock or SystemClock()
         self.revoked = RevokedSessions(self._clock)
-        self._wait = wait
+        self._wait, self._timeout = wait, timeout
         self._max_retry_delay = max_retry_delay
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, read=wait + timeout), transport=transport
-        )
+        self._client = httpx.Client(transport=transport, limits=NO_KEEPALIVE)
         self._cursor = 0
         self._stop = threading.Event()
         self._synced = threading.Event()
@@ -95,17 +99,20 @@ class RevocationFeed:
 
     def poll(self, wait: float = 0.0) -> int:
         """One round trip (several, when the server has more pages); returns how many sessions
-        are newly known revoked. Raises `httpx.HTTPError` or `FeedError`."""
+        are newly known revoked. Raises `FeedError`, within `wait` + `timeout` seconds."""
         added = 0
         while True:
-            response = self._client.get(
-                self.url,
-                params={"since": self._cursor, "wait": f"{wait:g}"},
-                headers={"Accept": "application/json"},
-            )
-            if response.status_code != 200:
-                raise FeedError(f"revocation feed answered {response.status_code}")
-            revoked, cursor, more = _parse_page(response)
+            try:
+                fetched = bounded_get(
+                    self._client,
+                    self.url,
+                    deadline=wait + self._timeout,
+                    max_bytes=MAX_PAGE_BYTES,
+                    params={"since": str(self._cursor), "wait": f"{wait:g}"},
+                )
+            except FetchError as exc:
+                raise FeedError(f"revocation feed: {exc}") from None
+            revoked, cursor, more = _parse_page(fetched.body)
             added += self.revoked.add(revoked)
             # The server's word, even backwards: its database may have been restored, or
             # another replica behind a load balancer is a moment behind (it then resends).
@@ -135,7 +142,7 @@ class RevocationFeed:
             log.warning(
                 "revocation feed %s failed (%s: %s); revoked sessions now end at their "
                 "tokens' exp until it is back",
-                self.url,
+                redact_url(self.url),
                 type(exc).__name__,
                 exc,
             )
@@ -149,7 +156,7 @@ class RevocationFeed:
 
     def health(self) -> dict[str, Any]:
         return {
-            "url": self.url,
+            "url": redact_url(self.url),
             "healthy": self.following,
             # Down: sessions revoked from now on keep working until their tokens' exp (those
             # already known stay refused).
@@ -160,13 +167,11 @@ class RevocationFeed:
         }
 
 
-def _parse_page(response: httpx.Response) -> tuple[list[tuple[str, float]], int, bool]:
+def _parse_page(page: bytes) -> tuple[list[tuple[str, float]], int, bool]:
     try:
-        body = response.json()
-    except ValueError as exc:
-        raise FeedError("revocation feed answered with something other than JSON") from exc
-    if not isinstance(body, Mapping):
-        raise FeedError("revocation feed page is not an object")
+        body = loads_object(page)
+    except StrictJSONError as exc:
+        raise FeedError(f"revocation feed page is not a strict JSON object ({exc})") from None
     items, cursor, more = body.get("revocations"), body.get("cursor"), body.get("more", False)
     if not isinstance(items, list) or type(cursor) is not int or not isinstance(more, bool):
         raise FeedError("revocation feed page lacks revocations, cursor or more")

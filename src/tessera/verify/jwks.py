@@ -2,13 +2,17 @@
 a fetch fails, and refetched for an unknown `kid` at most once per cooldown with one fetch in
 flight — so a flood of tokens with random `kid`s costs one request, not one each.
 
+A fetch is bounded as a whole (a deadline from connect to last byte, a size cap), and anything
+wrong with it — unreachable, slow, too large, not strict JSON, not a key set — is one outcome:
+a failed fetch, retried only after the cooldown. A token whose key is in memory never waits
+for a fetch in flight.
+
 Keys are only ever looked up in memory; the URL is fixed at construction, never taken from a
 token.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -18,10 +22,14 @@ from typing import Any
 import httpx
 
 from tessera.clock import Clock, SystemClock
-from tessera.remote import check_fetch_url
-from tessera.tokens import KeyMaterialError, SigningKey, from_public_jwk
+from tessera.fetch import NO_KEEPALIVE, FetchError, bounded_get
+from tessera.remote import check_fetch_url, redact_url
+from tessera.tokens import SigningKey, from_public_jwk
+from tessera.tokens.strict_json import StrictJSONError, loads_object
 
 log = logging.getLogger("tessera.verify")
+
+MAX_JWKS_BYTES = 256 * 1024  # a key set is a few KiB; a JWKS larger than this is not one
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -41,7 +49,8 @@ def parse_key_set(document: object) -> dict[str, SigningKey]:
             continue
         try:
             key = from_public_jwk(entry)
-        except (KeyMaterialError, ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - joserfc raises KeyError for an unknown curve,
+            # among others: whatever it cannot import is an unusable entry.
             log.debug("skipping JWKS entry %r: %s", entry.get("kid"), exc)
             continue
         if key.symmetric or key.kid in keys:
@@ -50,7 +59,20 @@ def parse_key_set(document: object) -> dict[str, SigningKey]:
     return keys
 
 
+def read_key_set(body: bytes) -> dict[str, SigningKey]:
+    """`parse_key_set` of a fetched body, which must be strict JSON: UTF-8, bounded nesting,
+    no duplicate members (a JWKS that can be read two ways is not read)."""
+    try:
+        document = loads_object(body)
+    except StrictJSONError as exc:
+        raise JWKSError(f"JWKS is not strict JSON ({exc})") from None
+    return parse_key_set(document)
+
+
 class JWKSCache:
+    """Keys by `kid` for `Verifier`. `timeout` bounds each whole fetch, `max_bytes` its body;
+    after a failed fetch, or a refetch for an unknown `kid`, the next waits `cooldown`."""
+
     def __init__(
         self,
         url: str | None = None,
@@ -62,7 +84,7 @@ class JWKSCache:
         max_ttl: float = 86400.0,
         cooldown: float = 30.0,
         timeout: float = 5.0,
-        max_bytes: int = 1 << 20,
+        max_bytes: int = MAX_JWKS_BYTES,
         allow_http: bool = False,
         transport: httpx.BaseTransport | None = None,
         on_change: Callable[[frozenset[str]], None] | None = None,
@@ -74,7 +96,9 @@ class JWKSCache:
         self._default_ttl, self._min_ttl, self._max_ttl = default_ttl, min_ttl, max_ttl
         self._cooldown = max(30.0, cooldown)
         self._timeout, self._max_bytes = timeout, max_bytes
-        self._transport = transport
+        self._client = (
+            httpx.Client(transport=transport, limits=NO_KEEPALIVE) if url is not None else None
+        )
         self._on_change = on_change
         self._lock = threading.Lock()  # one fetch in flight, across threads and event loops
         self._keys: dict[str, SigningKey] = parse_key_set(document) if document else {}
@@ -95,15 +119,19 @@ class JWKSCache:
         return self._clock.now() >= self._expires_at
 
     def refresh_if_stale(self) -> None:
-        """Fetch when the cached set has expired (cheap when it has not)."""
-        if self._clock.now() < self._expires_at:
+        """Fetch when the cached set has expired (cheap when it has not). Never waits for
+        another thread's fetch: until it lands, the keys in hand serve."""
+        if self._clock.now() < self._expires_at or not self._lock.acquire(blocking=False):
             return
-        with self._lock:
+        try:
             if self._clock.now() >= self._expires_at:
                 self._fetch()
+        finally:
+            self._lock.release()
 
     def refresh_for_unknown(self, kid: str) -> SigningKey | None:
-        """An unknown `kid`: refetch, at most once per cooldown, then look again."""
+        """An unknown `kid`: refetch, at most once per cooldown, then look again. Waits for a
+        fetch in flight (at most its deadline) and looks in its result instead of fetching."""
         if self.url is None:
             return None
         with self._lock:
@@ -115,45 +143,35 @@ class JWKSCache:
 
     def _fetch(self) -> None:
         """Fetch and swap in the key set; on failure keep the old one. Caller holds the lock."""
-        assert self.url is not None
+        assert self.url is not None and self._client is not None
         now = self._clock.now()
         self._last_attempt = now
         try:
-            document, ttl = self._download()
-            keys = parse_key_set(document)
-        except (httpx.HTTPError, JWKSError, ValueError) as exc:
+            fetched = bounded_get(
+                self._client,
+                self.url,
+                deadline=self._timeout,
+                max_bytes=self._max_bytes,
+                accept="application/jwk-set+json, application/json",
+            )
+            keys = read_key_set(fetched.body)
+        except (FetchError, JWKSError) as exc:
             self.healthy = False
             self.last_error = f"{type(exc).__name__}: {exc}"
             self._expires_at = now + self._cooldown  # retry later, keep serving the old keys
             log.warning(
-                "JWKS fetch from %s failed (%s); keeping %d keys", self.url, exc, len(self._keys)
+                "JWKS fetch from %s failed (%s); keeping %d keys",
+                redact_url(self.url),
+                exc,
+                len(self._keys),
             )
             return
         changed = keys.keys() != self._keys.keys()
         self._keys = keys
-        self._expires_at = now + ttl
+        self._expires_at = now + self._ttl(fetched.headers.get("cache-control", ""))
         self.healthy, self.last_error = True, None
         if changed and self._on_change is not None:
             self._on_change(frozenset(keys))
-
-    def _download(self) -> tuple[object, float]:
-        assert self.url is not None
-        with (
-            httpx.Client(timeout=self._timeout, transport=self._transport) as client,
-            client.stream("GET", self.url, headers={"Accept": "application/json"}) as response,
-        ):
-            if response.status_code != 200:
-                raise JWKSError(f"JWKS endpoint answered {response.status_code}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self._max_bytes:
-                    raise JWKSError("JWKS response is too large")
-            ttl = self._ttl(response.headers.get("cache-control", ""))
-        try:
-            return json.loads(body), ttl
-        except ValueError as exc:
-            raise JWKSError("JWKS response is not JSON") from exc
 
     def _ttl(self, cache_control: str) -> float:
         match = _MAX_AGE.search(cache_control)
@@ -161,3 +179,7 @@ class JWKSCache:
             return self._min_ttl
         ttl = float(match.group(1)) if match else self._default_ttl
         return min(self._max_ttl, max(self._min_ttl, ttl))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

@@ -16,6 +16,7 @@ import anyio.to_thread
 import httpx
 
 from tessera.clock import Clock, SystemClock
+from tessera.remote import redact_url
 from tessera.revocations.feed import RevocationFeed
 from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken
 from tessera.tokens.access import ACCESS_TOKEN_TYPES, TESSERA_CLAIMS
@@ -67,6 +68,7 @@ class Verifier:
             required=frozenset(required_claims),
             token_types=tuple(t.lower() for t in token_types),
         )
+        self._owns_jwks = jwks is None
         if jwks is None:
             if jwks_url is None:
                 raise ValueError("give jwks_url=…, or use Verifier.from_jwks(…)")
@@ -98,8 +100,9 @@ class Verifier:
     # verification ----------------------------------------------------------------------------
 
     def verify(self, token: str) -> AccessClaims:
-        """Claims of a valid token, or `InvalidToken`. May fetch the JWKS (blocking) when it is
-        stale or the token names an unknown key; use `averify` in async code."""
+        """Claims of a valid token, or `InvalidToken`. May fetch the JWKS (blocking, for at most
+        its timeout) when the token names an unknown key, or when the key set is stale and no
+        other thread is fetching it; use `averify` in async code."""
         hit = self._cached(token)
         if hit is None:
             self.jwks.refresh_if_stale()
@@ -121,7 +124,7 @@ class Verifier:
                 kid is None
                 or await anyio.to_thread.run_sync(self.jwks.refresh_for_unknown, kid) is None
             ):
-                raise
+                raise self._explained(exc) from None
             claims = self._verify(token, refetch=False)
         return self._unrevoked(claims)
 
@@ -146,10 +149,19 @@ class Verifier:
         except InvalidToken as exc:
             kid = self._unknown_kid(exc, token) if refetch else None
             if kid is None or self.jwks.refresh_for_unknown(kid) is None:
-                raise
+                raise self._explained(exc) from None
             claims = self.policy.verify(token, self.jwks.lookup, self._clock.now())
         self._remember(token, claims)
         return claims
+
+    def _explained(self, exc: InvalidToken) -> InvalidToken:
+        """An unknown `kid` while the JWKS cannot be fetched or read (whatever its failure):
+        the same refusal, saying why."""
+        if exc.reason != "unknown_key" or self.jwks.healthy:
+            return exc
+        return InvalidToken(
+            "unknown_key", "kid is not a known key: the issuer's JWKS is unavailable"
+        )
 
     @staticmethod
     def _unknown_kid(exc: InvalidToken, token: str) -> str | None:
@@ -180,7 +192,7 @@ class Verifier:
 
     def health(self) -> dict[str, Any]:
         return {
-            "jwks_url": self.jwks.url,
+            "jwks_url": redact_url(self.jwks.url) if self.jwks.url else None,
             "keys": sorted(self.jwks.kids),
             "jwks_healthy": self.jwks.healthy,
             "last_error": self.jwks.last_error,
@@ -189,9 +201,12 @@ class Verifier:
         }
 
     def close(self) -> None:
-        """Stop following revocations (a feed passed in by the caller is the caller's)."""
+        """Stop following revocations and let go of the JWKS connection (a feed or key set
+        passed in by the caller is the caller's)."""
         if self.revocations is not None and self._owns_feed:
             self.revocations.close()
+        if self._owns_jwks:
+            self.jwks.close()
 
 
 def _header_kid(token: str) -> str:
