@@ -17,10 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.responses import HTMLResponse
 
-from tessera import ManualClock, Tessera
+from tessera import ManualClock, Tessera, create_app
 from tessera.sessions import ClientInfo
 from tessera.tokens import AccessTokenPolicy, SigningKey, generate_key
+from tests.capture import capture_server
 from tests.conftest import PASSWORD, make_settings
 from tests.live import add_user, in_process_server, run_async
 
@@ -307,3 +309,63 @@ def test_decoder_warnings_and_other_keys(live: Live) -> None:
     page.select_option("#key-kind", "auto")
     page.click("#verify")
     expect(page.locator("#verify-result")).to_contain_text("Signature verified (RS256, PEM")
+
+
+# auth.fetch: the token only to the page's own origin and the listed ones ---------------------
+
+APP_PAGE = """<!doctype html><meta charset="utf-8"><title>an app</title>
+<script type="module">
+  import { createAuth } from "/auth/tessera.js";
+  const api = new URLSearchParams(location.search).get("api");
+  window.auth = createAuth({ baseUrl: "/auth", apiOrigins: [api], proactive: false });
+</script>"""
+
+
+@pytest.fixture
+def live_app(tmp_path: Path, browser: Browser) -> Iterator[Live]:
+    """`live`, serving one more page of the auth server's origin: an app whose tessera.js
+    lists the API origin named in its URL (`/app?api=ORIGIN`)."""
+    data_dir = tmp_path / "server"
+    add_user(data_dir, "alice")
+    clock = ManualClock()
+    service = Tessera(make_settings(data_dir, access_ttl=TTL, leeway=LEEWAY), clock=clock)
+    app = create_app(service)
+    app.get("/app", include_in_schema=False)(lambda: HTMLResponse(APP_PAGE))
+    with in_process_server(service, app) as url:
+        url = url.replace("127.0.0.1", "localhost")
+        context = browser.new_context()
+        context.clock.install(time=clock.now())
+        try:
+            yield Live(url, service, clock, context)
+        finally:
+            context.close()
+
+
+def test_fetch_sends_the_token_only_to_its_own_and_listed_origins(live_app: Live) -> None:
+    """A third party on another port, reachable as localhost and as 127.0.0.1 (two origins),
+    records what it is sent; the app lists the first."""
+    live = live_app
+    with capture_server() as third_party:
+        listed, other = third_party.url("localhost"), third_party.url("127.0.0.1")
+        page = live.open("/app?api=" + listed)
+        page.wait_for_function("window.auth !== undefined")
+        page.evaluate("([user, password]) => auth.login(user, password)", ["alice", PASSWORD])
+        token = page.evaluate("auth.accessToken")
+        status = "async (url) => (await auth.fetch(url)).status"
+        assert page.evaluate(status, "/api/me") == 200
+        assert page.evaluate(status, listed + "/listed") == 200
+        assert page.evaluate(status, other + "/other") == 200
+        before = live.refreshes()
+        live.advance(TTL + 5)  # expired: a request that may carry the token refreshes first
+        assert page.evaluate(status, other + "/401/other") == 401  # no refresh, no retry
+        assert live.refreshes() == before
+        assert page.evaluate(status, "/api/me") == 200
+        assert live.refreshes() == before + 1
+    preflight = "access-control-request-headers"
+    seen = [(s.method, s.path, s.authorization, s.headers.get(preflight)) for s in third_party.seen]
+    assert seen == [
+        ("OPTIONS", "/listed", None, "authorization"),  # the browser asks first, then sends it
+        ("GET", "/listed", f"Bearer {token}", None),
+        ("GET", "/other", None, None),
+        ("GET", "/401/other", None, None),
+    ]
