@@ -4,7 +4,8 @@ client must never hand the access token to.
 It answers CORS preflights for any origin and exposes `WWW-Authenticate`, so a browser would
 send it the token (and read its 401s) if the client let it: a test that finds no token there
 has shown the client withheld it, not that the browser refused. Paths under `/401` answer 401
-`invalid_token`, as an API would to a token it does not accept.
+`invalid_token`, as an API would to a token it does not accept; `/redirect?to=URL` answers 302
+to URL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,12 @@ def _handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
                 self.rfile.read(length)
             preflight = self.command == "OPTIONS"
             rejected = self.path.startswith("/401") and not preflight
+            target = parse_qs(urlsplit(self.path).query).get("to", [""])[0]
+            redirect = self.path.startswith("/redirect") and not preflight
             body = b"" if preflight else json.dumps({"path": self.path}).encode()
-            self.send_response(204 if preflight else 401 if rejected else 200)
+            self.send_response(204 if preflight else 401 if rejected else 302 if redirect else 200)
+            if redirect:
+                self.send_header("Location", target)
             if origin := self.headers.get("origin"):
                 self.send_header("Access-Control-Allow-Origin", origin)
                 self.send_header("Access-Control-Allow-Headers", "authorization, content-type")

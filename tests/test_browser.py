@@ -480,6 +480,9 @@ def test_fetch_sends_the_token_only_to_its_own_and_listed_origins(live_app: Live
         assert page.evaluate(status, listed + "/listed") == 200
         assert page.evaluate(status, other + "/other") == 200
         before = live.refreshes()
+        # A listed API redirects elsewhere, and that answers 401: not a verdict on our token.
+        assert page.evaluate(status, f"{listed}/redirect?to={other}/401/moved") == 401
+        assert live.refreshes() == before
         live.advance(TTL + 5)  # expired: a request that may carry the token refreshes first
         assert page.evaluate(status, other + "/401/other") == 401  # no refresh, no retry
         assert live.refreshes() == before
@@ -491,5 +494,8 @@ def test_fetch_sends_the_token_only_to_its_own_and_listed_origins(live_app: Live
         ("OPTIONS", "/listed", None, "authorization"),  # the browser asks first, then sends it
         ("GET", "/listed", f"Bearer {token}", None),
         ("GET", "/other", None, None),
+        ("OPTIONS", f"/redirect?to={other}/401/moved", None, "authorization"),
+        ("GET", f"/redirect?to={other}/401/moved", f"Bearer {token}", None),
+        ("GET", "/401/moved", None, None),  # once; Chromium drops the header on the way
         ("GET", "/401/other", None, None),
     ]

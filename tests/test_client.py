@@ -522,3 +522,20 @@ def test_api_origins_never_downgrades_an_https_auth_server_to_http() -> None:
     # A plain-http auth server (development) may list plain-http APIs; exact origins either way.
     TokenAuth("http://localhost:8000/auth", api_origins=["http://localhost:9000"])
     TokenAuth("https://auth.example.com/auth", api_origins=["https://API.example.com:443/"])
+
+
+def test_a_401_from_another_origin_after_a_redirect_starts_no_refresh(live: Live) -> None:
+    """A listed API redirects to a third party that answers 401 `invalid_token`: that is no
+    verdict on our token, so no refresh and no retry (and httpx drops the header on the way)."""
+    with capture_server() as third_party:
+        listed, other = third_party.url("localhost"), third_party.url("127.0.0.1")
+        auth = TokenAuth(live.auth_url, clock=live.clock, api_origins=[listed])
+        auth.login("alice", PASSWORD)
+        away = f"{listed}/redirect?to={other}/401/elsewhere"
+        with httpx.Client(auth=auth, follow_redirects=True) as client:
+            assert client.get(away).status_code == 401
+        assert live.refreshes() == 0
+        assert [(s.path, s.authorization is None) for s in third_party.seen] == [
+            ("/redirect?to=" + other + "/401/elsewhere", False),  # listed: the token
+            ("/401/elsewhere", True),  # once, and without it
+        ]

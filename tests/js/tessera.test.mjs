@@ -354,10 +354,33 @@ test("the page's origin is its location's: a <base href> elsewhere earns no toke
     const sent = recordAuthorization(server);
     await auth.fetch("/api/me"); // resolves against the base, as fetch would
     await auth.fetch("https://app.example.com/api/me");
-    assert.deepEqual(sent.map(([, header]) => header), [null, `Bearer ${auth.accessToken}`]);
+    globalThis.document.baseURI = PAGE; // the <base> is gone again
+    await auth.fetch("/api/me");
+    const bearer = `Bearer ${auth.accessToken}`;
+    assert.deepEqual(sent.map(([, header]) => header), [null, bearer, bearer]);
     auth.close();
   } finally {
     delete globalThis.location;
     delete globalThis.document;
   }
+});
+
+test("a 401 that a redirect brought from another origin starts no refresh", async () => {
+  const { server, auth } = setup();
+  await auth.login("alice", "pw");
+  const serve = server.fetch;
+  server.fetch = async (input, init) => {
+    if (!String(input).startsWith("/api/")) return serve(input, init);
+    const response = new Response("{}", {
+      status: 401,
+      headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+    });
+    const final = String(input).includes("away") ? "https://evil.example.net/x" : "https://app.example.com/x";
+    Object.defineProperty(response, "url", { value: final }); // where fetch's redirects ended
+    return response;
+  };
+  assert.equal((await auth.fetch("/api/away")).status, 401);
+  assert.equal(server.refreshes, 0);
+  assert.equal((await auth.fetch("/api/here")).status, 401); // the page's own API's 401:
+  assert.equal(server.refreshes, 1); // one refresh, one retry
 });

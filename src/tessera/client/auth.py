@@ -313,8 +313,8 @@ class TokenAuth(httpx.Auth):
             state = self._state
         self._authorize(request, state)
         response = yield request
-        if not _rejects_token(response):
-            return
+        if not _rejects_token(response) or not self._sends_token_to(response.request):
+            return  # (a redirect may have ended on another origin: its 401 is not about us)
         if rewind is None:
             # The body cannot be sent again: hand back the 401, refresh before the next request.
             self._mark_rejected(state.generation)
@@ -384,7 +384,7 @@ class TokenAuth(httpx.Auth):
             state = self._state
         self._authorize(request, state)
         response = yield request
-        if not _rejects_token(response):
+        if not _rejects_token(response) or not self._sends_token_to(response.request):
             return
         if rewind is None:
             self._mark_rejected(state.generation)  # see sync_auth_flow

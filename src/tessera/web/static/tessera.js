@@ -161,9 +161,7 @@ export function createAuth(options = {}) {
   const storage = options.storage !== undefined ? options.storage : globalThis.localStorage ?? null;
   const marker = `tessera:refreshed:${baseUrl}`;
   const proactive = (options.proactive ?? true) && hasDocument;
-  // Relative URLs resolve as fetch resolves them (against the document's base URL), but the
-  // page's own origin is its location's: a `<base href>` pointing elsewhere earns no token.
-  const pageBase = options.pageUrl ?? globalThis.document?.baseURI ?? globalThis.location?.href;
+  // The page's own origin is its location's: a `<base href>` pointing elsewhere earns no token.
   const ownOrigin = options.pageUrl ? new URL(options.pageUrl).origin : globalThis.location?.origin;
   const origins = trustedOrigins(options.apiOrigins ?? [], ownOrigin);
 
@@ -452,10 +450,13 @@ export function createAuth(options = {}) {
 
   /**
    * May a request to `input` carry the token? Only to the page's origin or a listed one.
-   * @param {RequestInfo | URL} input
+   * Relative URLs resolve as fetch resolves them, against the document's base URL as it is
+   * now (a `<base>` may come and go).
+   * @param {RequestInfo | URL | string} input
    */
   function trusted(input) {
-    const url = parseUrl(input instanceof Request ? input.url : String(input), pageBase);
+    const base = options.pageUrl ?? globalThis.document?.baseURI ?? globalThis.location?.href;
+    const url = parseUrl(input instanceof Request ? input.url : String(input), base);
     return url !== null && origins.has(url.origin); // unresolvable: fetch will say why
   }
 
@@ -527,6 +528,7 @@ export function createAuth(options = {}) {
       emit("trace", { type: "request", url: String(input instanceof Request ? input.url : input), status: first.status });
       const challenge = first.headers.get("www-authenticate") ?? "";
       if (first.status !== 401 || !challenge.includes("invalid_token") || loggedOut) return first;
+      if (first.url && !trusted(first.url)) return first; // redirected elsewhere: not our token's 401
       if (!canReplay) {
         if (generation === used) current = current && { ...current, localExp: 0 };
         return first;
