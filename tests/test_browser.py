@@ -10,17 +10,21 @@ import base64
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.responses import HTMLResponse
 
-from tessera import ManualClock, Tessera
+from tessera import ManualClock, Tessera, create_app
 from tessera.sessions import ClientInfo
 from tessera.tokens import AccessTokenPolicy, SigningKey, generate_key
+from tests.capture import capture_server
 from tests.conftest import PASSWORD, make_settings
 from tests.live import add_user, in_process_server, run_async
 
@@ -30,6 +34,15 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TTL = 30  # seconds; lead = min(60, TTL / 3) = 10 s
 LEEWAY = 2
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI") == "true":
@@ -67,18 +80,7 @@ class Live:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -307,3 +309,193 @@ def test_decoder_warnings_and_other_keys(live: Live) -> None:
     page.select_option("#key-kind", "auto")
     page.click("#verify")
     expect(page.locator("#verify-result")).to_contain_text("Signature verified (RS256, PEM")
+
+
+# "Open in decoder": the token goes over postMessage, never through a URL -------------------
+
+
+def profile_files_holding(profile: Path, secret: str) -> list[str]:
+    """The files of a closed Chromium profile that contain `secret` anywhere (history,
+    sessions, local and session storage, caches)."""
+    needle = secret.encode()
+    return [
+        str(path.relative_to(profile))
+        for path in profile.rglob("*")
+        if path.is_file() and needle in path.read_bytes()
+    ]
+
+
+def visited_urls(profile: Path) -> list[str]:
+    """Every URL in a closed Chromium profile's history database."""
+    copy = profile.parent / "History.copy"
+    shutil.copy(profile / "Default" / "History", copy)
+    with closing(sqlite3.connect(copy)) as db:
+        return [url for (url,) in db.execute("SELECT url FROM urls")]
+
+
+def test_open_in_decoder_hands_the_token_over_without_a_url(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """The finding: "Open in decoder" opened `/decoder#token=…`, and that URL stayed in the
+    browser's history database, `history.replaceState` notwithstanding. Here Chromium runs
+    with a profile on disk: the browser itself reports the URL the window is opened with,
+    and afterwards no file of the profile may hold the token."""
+    data_dir = tmp_path / "server"
+    add_user(data_dir, "alice")
+    service = Tessera(make_settings(data_dir))  # real time, 10-minute tokens
+    profile = tmp_path / "profile"
+    with in_process_server(service) as url:
+        url = url.replace("127.0.0.1", "localhost")
+        context = browser.browser_type.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            page = context.new_page()
+            opened_urls: list[str] = []
+            cdp = context.new_cdp_session(page)
+            cdp.on("Page.windowOpen", lambda event: opened_urls.append(event["url"]))
+            cdp.send("Page.enable")
+            page.goto(url + "/")
+            sign_in(page)
+            sid = page.inner_text("#fact-sid")
+            with context.expect_page() as opened:
+                page.click("#decode-link")
+            decoder = opened.value
+            expect(decoder.locator("#payload")).to_contain_text(f'"sid": "{sid}"')
+            expect(decoder.locator("#badge")).to_have_text("valid")
+            token = decoder.input_value("#token")
+            assert token.count(".") == 2 and len(token) > 100
+            assert opened_urls == [url + "/decoder"]
+            assert decoder.url == url + "/decoder"
+            seen = decoder.evaluate(
+                """() => [location.href, document.URL, document.referrer, String(history.state),
+                    ...performance.getEntries().map((entry) => entry.name)]"""
+            )
+            assert not [u for u in seen if token in u or "token=" in u], seen
+            stored = decoder.evaluate(
+                "() => [...Object.values(localStorage), ...Object.values(sessionStorage)]"
+            )
+            assert not [value for value in stored if token in value]
+            assert decoder.evaluate("() => window.opener") is None  # the hand-over is over
+            screenshot(decoder, "decoder-opened-from-demo")
+        finally:
+            context.close()  # writes the history database and the session files
+    assert url + "/decoder" in visited_urls(profile)  # the history did record the window
+    assert profile_files_holding(profile, token) == []
+    assert profile_files_holding(profile, token.split(".")[2]) == []  # not even a piece
+
+
+def test_the_decoder_takes_a_token_only_from_its_opener_on_its_origin(live: Live) -> None:
+    """A decoder window the demo did not open gets no token from the demo; messages from
+    another origin, or from a window other than its opener, are ignored; its opener's is
+    taken. And a page on another origin cannot hand one over at all."""
+    with httpx.Client(base_url=live.url) as client:
+        body = {"username": "alice", "password": PASSWORD, "transport": "body"}
+        token = client.post("/auth/login", json=body).json()["access_token"]
+    page = live.open()
+    sign_in(page)
+    with live.context.expect_page() as opened:
+        page.evaluate("() => { window.decoder = window.open('/decoder'); }")
+    decoder = opened.value
+    decoder.wait_for_load_state()
+    forged = {"type": "tessera-token", "token": token}
+    decoder.evaluate(
+        """(data) => {
+            const send = (init) => dispatchEvent(new MessageEvent("message", { data, ...init }));
+            send({ origin: "http://evil.example", source: window.opener });
+            send({ origin: "null", source: window.opener });
+            send({ origin: location.origin, source: window });
+            send({ origin: location.origin, source: null });
+            const opener = { origin: location.origin, source: window.opener };
+            send({ ...opener, data: { ...data, type: "other" } });
+            send({ ...opener, data: { ...data, token: [1] } });
+        }""",
+        forged,
+    )
+    assert decoder.input_value("#token") == ""
+    assert decoder.inner_text("#payload") == ""
+    # The real opener, on the same origin: taken (so the listener above was listening).
+    page.evaluate("(data) => window.decoder.postMessage(data, location.origin)", forged)
+    expect(decoder.locator("#token")).to_have_value(token)
+    expect(decoder.locator("#payload")).to_contain_text('"sub"')
+
+    # A page on another origin (the same server, as 127.0.0.1) opens the decoder and posts.
+    other = live.context.new_page()
+    other.goto(live.url.replace("localhost", "127.0.0.1") + "/")
+    attempt = "() => window.victim.postMessage({ type: 'tessera-token', token: 'x.y.z' }, '*')"
+    with live.context.expect_page() as opened:
+        other.evaluate(
+            "(target) => { window.victim = window.open(target); }", live.url + "/decoder"
+        )
+    victim = opened.value
+    victim.wait_for_load_state()
+    other.evaluate(attempt)
+    assert victim.evaluate("() => window.opener") is None  # COOP: no handle across origins
+    victim.wait_for_timeout(300)  # give the attempt time to land, if it could
+    assert victim.input_value("#token") == ""
+
+
+# auth.fetch: the token only to the page's own origin and the listed ones ---------------------
+
+APP_PAGE = """<!doctype html><meta charset="utf-8"><title>an app</title>
+<script type="module">
+  import { createAuth } from "/auth/tessera.js";
+  const api = new URLSearchParams(location.search).get("api");
+  window.auth = createAuth({ baseUrl: "/auth", apiOrigins: [api], proactive: false });
+</script>"""
+
+
+@pytest.fixture
+def live_app(tmp_path: Path, browser: Browser) -> Iterator[Live]:
+    """`live`, serving one more page of the auth server's origin: an app whose tessera.js
+    lists the API origin named in its URL (`/app?api=ORIGIN`)."""
+    data_dir = tmp_path / "server"
+    add_user(data_dir, "alice")
+    clock = ManualClock()
+    service = Tessera(make_settings(data_dir, access_ttl=TTL, leeway=LEEWAY), clock=clock)
+    app = create_app(service)
+    app.get("/app", include_in_schema=False)(lambda: HTMLResponse(APP_PAGE))
+    with in_process_server(service, app) as url:
+        url = url.replace("127.0.0.1", "localhost")
+        context = browser.new_context()
+        context.clock.install(time=clock.now())
+        try:
+            yield Live(url, service, clock, context)
+        finally:
+            context.close()
+
+
+def test_fetch_sends_the_token_only_to_its_own_and_listed_origins(live_app: Live) -> None:
+    """A third party on another port, reachable as localhost and as 127.0.0.1 (two origins),
+    records what it is sent; the app lists the first."""
+    live = live_app
+    with capture_server() as third_party:
+        listed, other = third_party.url("localhost"), third_party.url("127.0.0.1")
+        page = live.open("/app?api=" + listed)
+        page.wait_for_function("window.auth !== undefined")
+        page.evaluate("([user, password]) => auth.login(user, password)", ["alice", PASSWORD])
+        token = page.evaluate("auth.accessToken")
+        status = "async (url) => (await auth.fetch(url)).status"
+        assert page.evaluate(status, "/api/me") == 200
+        assert page.evaluate(status, listed + "/listed") == 200
+        assert page.evaluate(status, other + "/other") == 200
+        before = live.refreshes()
+        # A listed API redirects elsewhere, and that answers 401: not a verdict on our token.
+        assert page.evaluate(status, f"{listed}/redirect?to={other}/401/moved") == 401
+        assert live.refreshes() == before
+        live.advance(TTL + 5)  # expired: a request that may carry the token refreshes first
+        assert page.evaluate(status, other + "/401/other") == 401  # no refresh, no retry
+        assert live.refreshes() == before
+        assert page.evaluate(status, "/api/me") == 200
+        assert live.refreshes() == before + 1
+    preflight = "access-control-request-headers"
+    seen = [(s.method, s.path, s.authorization, s.headers.get(preflight)) for s in third_party.seen]
+    assert seen == [
+        ("OPTIONS", "/listed", None, "authorization"),  # the browser asks first, then sends it
+        ("GET", "/listed", f"Bearer {token}", None),
+        ("GET", "/other", None, None),
+        ("OPTIONS", f"/redirect?to={other}/401/moved", None, "authorization"),
+        ("GET", f"/redirect?to={other}/401/moved", f"Bearer {token}", None),
+        ("GET", "/401/moved", None, None),  # once; Chromium drops the header on the way
+        ("GET", "/401/other", None, None),
+    ]

@@ -29,6 +29,7 @@ from tessera.client import (
 )
 from tessera.sessions import ClientInfo
 from tessera.store import SQLStore
+from tests.capture import capture_server
 from tests.conftest import PASSWORD, START, make_settings
 from tests.live import add_user, in_process_server
 
@@ -259,7 +260,9 @@ def test_network_errors_keep_the_session(live: Live) -> None:
     auth.login("alice", PASSWORD)
     kept = auth.refresh_token
     live.expire()
-    broken = TokenAuth("http://127.0.0.1:9/auth", refresh_token=kept, clock=live.clock)
+    broken = TokenAuth(
+        "http://127.0.0.1:9/auth", refresh_token=kept, clock=live.clock, api_origins=[live.url]
+    )
     with httpx.Client(auth=broken, base_url=live.url) as client, pytest.raises(httpx.ConnectError):
         client.get("/api/me")
     assert broken.refresh_token == kept
@@ -434,3 +437,105 @@ def test_sync_streaming(live: Live) -> None:
     ):
         assert response.read() and response.status_code == 200
     assert live.refreshes("rotated") == 1
+
+
+# where the token goes: the auth server's origin and the listed ones, nothing else ------------
+
+
+def test_only_the_auth_origin_and_listed_origins_receive_the_token(live: Live) -> None:
+    """Two servers on real sockets: the Tessera one, and a third party reachable under two
+    origins (127.0.0.1 and localhost: one port, two hosts). Only the listed one gets it."""
+    with capture_server() as third_party:
+        listed, other = third_party.url("localhost"), third_party.url("127.0.0.1")
+        auth = TokenAuth(live.auth_url, clock=live.clock, api_origins=[listed])
+        auth.login("alice", PASSWORD)
+        assert auth.tokens is not None
+        bearer = f"Bearer {auth.tokens.access_token}"
+        with httpx.Client(auth=auth) as client:
+            assert client.get(live.url + "/api/me").status_code == 200
+            assert client.get(listed + "/listed").status_code == 200
+            assert client.get(other + "/other").status_code == 200
+            assert client.post(other + "/upload", content=b"x").status_code == 200
+            # The Tessera server itself under another host name is another origin too.
+            same_server = live.url.replace("127.0.0.1", "localhost")
+            assert client.get(same_server + "/api/me").status_code == 401
+        got = {s.path: s.authorization for s in third_party.seen}
+        assert got == {"/listed": bearer, "/other": None, "/upload": None}
+
+
+async def test_another_origin_is_passed_through_untouched_async(live: Live) -> None:
+    """No token, no refresh before it (even with an expired token), no retry on its 401, and
+    the caller's own Authorization header kept as it is."""
+    with capture_server() as third_party:
+        auth = TokenAuth(live.auth_url, clock=live.clock)
+        await auth.alogin("alice", PASSWORD)
+        live.expire()
+        async with httpx.AsyncClient(auth=auth) as client:
+            response = await client.get(third_party.url() + "/401/api")
+            assert response.status_code == 401
+            own = {"Authorization": "Basic b3duOmNyZWRz"}
+            assert (await client.get(third_party.url() + "/mine", headers=own)).status_code == 200
+            assert live.refreshes() == 0  # nothing above touched the session
+            assert (await client.get(live.url + "/api/me")).status_code == 200
+        assert [(s.path, s.authorization) for s in third_party.seen] == [
+            ("/401/api", None),  # once: no retry
+            ("/mine", "Basic b3duOmNyZWRz"),
+        ]
+        assert live.refreshes() == 1  # the auth server's own API refreshed as usual
+
+
+def test_another_origin_needs_no_session_sync(live: Live) -> None:
+    """Without any session a request to another origin still goes out (no LoginRequired),
+    and its 401 starts no refresh."""
+    with capture_server() as third_party, httpx.Client(auth=TokenAuth(live.auth_url)) as client:
+        assert client.get(third_party.url() + "/401/x").status_code == 401
+        assert client.get(third_party.url() + "/public").status_code == 200
+        with pytest.raises(LoginRequired):
+            client.get(live.url + "/api/me")
+    assert [s.authorization for s in third_party.seen] == [None, None]
+    assert live.refreshes("invalid") == 0
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://api.example.com/v1",
+        "https://api.example.com/?x=1",
+        "https://user:secret@api.example.com",
+        "api.example.com",
+        "*",
+        "ftp://api.example.com",
+        "",
+    ],
+)
+def test_api_origins_takes_bare_http_origins_only(entry: str) -> None:
+    with pytest.raises(ValueError, match="is not an origin") as caught:
+        TokenAuth("https://auth.example.com/auth", api_origins=[entry])
+    assert "secret" not in str(caught.value)
+
+
+def test_api_origins_never_downgrades_an_https_auth_server_to_http() -> None:
+    with pytest.raises(ValueError, match="plain http"):
+        TokenAuth("https://auth.example.com/auth", api_origins=["http://api.example.com"])
+    with pytest.raises(ValueError, match="list of origins"):
+        TokenAuth("https://auth.example.com/auth", api_origins="https://api.example.com")
+    # A plain-http auth server (development) may list plain-http APIs; exact origins either way.
+    TokenAuth("http://localhost:8000/auth", api_origins=["http://localhost:9000"])
+    TokenAuth("https://auth.example.com/auth", api_origins=["https://API.example.com:443/"])
+
+
+def test_a_401_from_another_origin_after_a_redirect_starts_no_refresh(live: Live) -> None:
+    """A listed API redirects to a third party that answers 401 `invalid_token`: that is no
+    verdict on our token, so no refresh and no retry (and httpx drops the header on the way)."""
+    with capture_server() as third_party:
+        listed, other = third_party.url("localhost"), third_party.url("127.0.0.1")
+        auth = TokenAuth(live.auth_url, clock=live.clock, api_origins=[listed])
+        auth.login("alice", PASSWORD)
+        away = f"{listed}/redirect?to={other}/401/elsewhere"
+        with httpx.Client(auth=auth, follow_redirects=True) as client:
+            assert client.get(away).status_code == 401
+        assert live.refreshes() == 0
+        assert [(s.path, s.authorization is None) for s in third_party.seen] == [
+            ("/redirect?to=" + other + "/401/elsewhere", False),  # listed: the token
+            ("/401/elsewhere", True),  # once, and without it
+        ]

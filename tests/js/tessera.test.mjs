@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { createAuth, TransientError } from "../../src/tessera/web/static/tessera.js";
 
 const TTL = 600; // seconds
+const PAGE = "https://app.example.com/orders/"; // the page the client runs in
 
 /** A JWT-shaped token whose claims say iat/exp (unsigned: the client never verifies). */
 function token(iat, ttl = TTL, n = 0) {
@@ -83,6 +84,7 @@ function setup(extra = {}) {
     locks: null,
     channel: null,
     storage: null,
+    pageUrl: PAGE,
     ...extra,
   });
   return { time, server, auth };
@@ -235,7 +237,7 @@ test("two tabs sharing a lock and a channel rotate once", async () => {
   };
   const store = new Map();
   const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
-  const options = { fetch: server.fetch, now: time.now, timers: time.timers, locks, storage };
+  const options = { fetch: server.fetch, now: time.now, timers: time.timers, locks, storage, pageUrl: PAGE };
   const tab1 = createAuth({ ...options, channel: channel() });
   const tab2 = createAuth({ ...options, channel: channel() });
   await tab1.login("alice", "pw");
@@ -259,11 +261,126 @@ test("never arms a timer longer than 2^31-1 ms", async () => {
   try {
     const server = fakeServer(time);
     server.issue = () => ({ access_token: token(Math.floor(time.now() / 1000), 100 * 86400), expires_in: 1 });
-    const auth = createAuth({ fetch: server.fetch, now: time.now, timers, locks: null, channel: null, storage: null });
+    const auth = createAuth({ fetch: server.fetch, now: time.now, timers, locks: null, channel: null, storage: null, pageUrl: PAGE });
     await auth.login("alice", "pw");
     assert.ok(delays.length > 0 && delays.every((ms) => ms <= 2 ** 31 - 1));
     auth.close();
   } finally {
     delete globalThis.document;
   }
+});
+
+// which origins get the token -------------------------------------------------------------
+
+/** Record the Authorization header of every request the client sends, by URL. */
+function recordAuthorization(server) {
+  const sent = [];
+  const serve = server.fetch;
+  server.fetch = async (input, init = {}) => {
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    sent.push([String(input instanceof Request ? input.url : input), headers.get("authorization")]);
+    return serve(input, init);
+  };
+  return sent;
+}
+
+test("the token goes only to the page's origin and the listed ones, matched exactly", async () => {
+  const { server, auth } = setup({ apiOrigins: ["https://api.example.com", "https://files.example.com:8443/"] });
+  await auth.login("alice", "pw");
+  const sent = recordAuthorization(server);
+  const bearer = `Bearer ${auth.accessToken}`;
+  const expected = [
+    ["/api/me", bearer],
+    ["../api/me", bearer], // relative to the page
+    ["https://app.example.com:443/api/me", bearer],
+    ["https://api.example.com/v1/orders", bearer],
+    [new URL("https://API.example.com/v1/orders"), bearer],
+    ["https://files.example.com:8443/x", bearer],
+    ["https://files.example.com/x", null], // another port
+    ["http://app.example.com/api/me", null], // the page's host, over plain http
+    ["http://api.example.com/v1/orders", null], // listed as https only
+    ["https://api.example.com:8443/v1/orders", null],
+    ["https://evil.example.net/collect", null],
+    ["//evil.example.net/collect", null], // scheme-relative: another host
+    ["https://app.example.com.evil.example.net/", null],
+    ["https://evil.example.net/https://app.example.com/", null],
+    [new Request("https://evil.example.net/collect"), null],
+  ];
+  for (const [input] of expected) await auth.fetch(input);
+  assert.deepEqual(
+    sent.map(([, header]) => header),
+    expected.map(([, header]) => header),
+  );
+});
+
+test("a request to another origin goes out untouched: no refresh, no retry on its 401", async () => {
+  const { time, server, auth } = setup();
+  await auth.login("alice", "pw");
+  const sent = recordAuthorization(server);
+  await time.advance(TTL * 1000); // the token has expired: a request to the API would refresh
+  const response = await auth.fetch("https://evil.example.net/api", { headers: { Authorization: "Basic b3du" } });
+  assert.equal(response.status, 401); // the fake answers 401 invalid_token to a wrong bearer
+  assert.equal(server.refreshes, 0);
+  assert.deepEqual(sent, [["https://evil.example.net/api", "Basic b3du"]]); // the caller's own header, once
+  assert.equal((await auth.fetch("/api/me")).status, 200); // the page's own API refreshes
+  assert.equal(server.refreshes, 1);
+});
+
+test("apiOrigins takes bare origins only, and no plain http from an https page", () => {
+  const make = (apiOrigins, pageUrl = PAGE) =>
+    createAuth({ apiOrigins, pageUrl, fetch: async () => new Response(), locks: null, channel: null, storage: null });
+  for (const bad of [
+    "https://api.example.com/v1",
+    "https://api.example.com/?x=1",
+    "https://user:pw@api.example.com",
+    "api.example.com",
+    "*",
+    "ftp://api.example.com",
+    "",
+  ]) {
+    assert.throws(() => make([bad]), /not an origin/, bad);
+  }
+  assert.throws(() => make("https://api.example.com"), /must be an array/);
+  assert.throws(() => make(["http://api.example.com"]), /plain http/);
+  assert.doesNotThrow(() => make(["http://localhost:8080"], "http://localhost:8000/"));
+});
+
+test("the page's origin is its location's: a <base href> elsewhere earns no token", async () => {
+  globalThis.location = { origin: "https://app.example.com", href: PAGE };
+  globalThis.document = { baseURI: "https://evil.example.net/", visibilityState: "hidden" };
+  try {
+    const { server, auth } = setup({ pageUrl: undefined });
+    await auth.login("alice", "pw");
+    const sent = recordAuthorization(server);
+    await auth.fetch("/api/me"); // resolves against the base, as fetch would
+    await auth.fetch("https://app.example.com/api/me");
+    globalThis.document.baseURI = PAGE; // the <base> is gone again
+    await auth.fetch("/api/me");
+    const bearer = `Bearer ${auth.accessToken}`;
+    assert.deepEqual(sent.map(([, header]) => header), [null, bearer, bearer]);
+    auth.close();
+  } finally {
+    delete globalThis.location;
+    delete globalThis.document;
+  }
+});
+
+test("a 401 that a redirect brought from another origin starts no refresh", async () => {
+  const { server, auth } = setup();
+  await auth.login("alice", "pw");
+  const serve = server.fetch;
+  server.fetch = async (input, init) => {
+    if (!String(input).startsWith("/api/")) return serve(input, init);
+    const response = new Response("{}", {
+      status: 401,
+      headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+    });
+    const final = String(input).includes("away") ? "https://evil.example.net/x" : "https://app.example.com/x";
+    Object.defineProperty(response, "url", { value: final }); // where fetch's redirects ended
+    return response;
+  };
+  assert.equal((await auth.fetch("/api/away")).status, 401);
+  assert.equal(server.refreshes, 0);
+  assert.equal((await auth.fetch("/api/here")).status, 401); // the page's own API's 401:
+  assert.equal(server.refreshes, 1); // one refresh, one retry
 });

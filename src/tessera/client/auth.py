@@ -10,6 +10,9 @@ a second concurrent rotation would burn the session.
 
 Refreshes go to the auth server on a connection of their own (`client_options`), so a failure
 on the way there can fall back to the still-valid token instead of failing the API request.
+
+The token goes only to the auth server's origin and the `api_origins` listed; a request
+anywhere else passes through untouched (no header, no refresh, no retry).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +33,7 @@ import httpx
 from httpx._multipart import MultipartStream
 
 from tessera.client.errors import LoginFailed, LoginRequired, TransientAuthError
+from tessera.client.origins import origin_of, trusted_origins
 from tessera.client.store import FileTokenStore
 from tessera.client.tokens import BadTokenResponse, TokenSet, parse_token_response
 from tessera.clock import Clock, SystemClock
@@ -98,7 +102,8 @@ class TokenAuth(httpx.Auth):
 
     `url` is the auth prefix, e.g. `http://localhost:8000/auth`. Resume a saved session with
     `refresh_token=` or `store=FileTokenStore(path)`; `on_tokens(refresh_token, tokens)` is
-    called after every login and rotation.
+    called after every login and rotation. The token is sent to `url`'s origin and to the
+    `api_origins` listed (e.g. `["https://api.example.com"]`), nowhere else.
     """
 
     def __init__(
@@ -110,8 +115,10 @@ class TokenAuth(httpx.Auth):
         on_tokens: OnTokens | None = None,
         clock: Clock | None = None,
         client_options: dict[str, Any] | None = None,
+        api_origins: Iterable[str] = (),
     ) -> None:
         self.url = url.rstrip("/")
+        self._origins = trusted_origins(self.url, api_origins)
         self._store = store
         self._on_tokens = on_tokens
         self._clock: Clock = clock or SystemClock()
@@ -261,6 +268,9 @@ class TokenAuth(httpx.Auth):
             _retry_after(response),
         )
 
+    def _sends_token_to(self, request: httpx.Request) -> bool:
+        return origin_of(request.url) in self._origins
+
     def _authorize(self, request: httpx.Request, state: _State) -> None:
         if state.tokens is None:
             raise LoginRequired("session ended" if state.ended else "no session: log in first")
@@ -288,6 +298,9 @@ class TokenAuth(httpx.Auth):
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self._sends_token_to(request):
+            yield request  # another origin: untouched, whatever it answers
+            return
         rewind = _rewinder(request)
         state = self._state
         if self._needs_refresh(state):
@@ -300,8 +313,8 @@ class TokenAuth(httpx.Auth):
             state = self._state
         self._authorize(request, state)
         response = yield request
-        if not _rejects_token(response):
-            return
+        if not _rejects_token(response) or not self._sends_token_to(response.request):
+            return  # (a redirect may have ended on another origin: its 401 is not about us)
         if rewind is None:
             # The body cannot be sent again: hand back the 401, refresh before the next request.
             self._mark_rejected(state.generation)
@@ -357,6 +370,9 @@ class TokenAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if not self._sends_token_to(request):
+            yield request  # see sync_auth_flow
+            return
         rewind = _rewinder(request)
         state = self._state
         if self._needs_refresh(state):
@@ -368,7 +384,7 @@ class TokenAuth(httpx.Auth):
             state = self._state
         self._authorize(request, state)
         response = yield request
-        if not _rejects_token(response):
+        if not _rejects_token(response) or not self._sends_token_to(response.request):
             return
         if rewind is None:
             self._mark_rejected(state.generation)  # see sync_auth_flow

@@ -1,5 +1,6 @@
 // The JWT decoder: everything happens here, in the page. The page's Content-Security-Policy
-// (connect-src 'none') makes sure nothing, the token least of all, can be sent anywhere.
+// (connect-src 'none') makes sure nothing, the token least of all, can be sent anywhere. A
+// token comes in pasted by hand, or from the demo page that opened this one (postMessage).
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -220,11 +221,22 @@
   $("token").addEventListener("input", render);
   $("verify").addEventListener("click", verify);
   setInterval(tick, 1000);
-  // A token handed over in the fragment (never the query string: that would reach a server).
-  const fragment = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (fragment) {
-    $("token").value = fragment;
-    history.replaceState(null, "", location.pathname);
+  // A token handed over by the page that opened this one ("Open in decoder"), by postMessage:
+  // never in the URL, whose fragment would stay in the browser's history. Only the opener, on
+  // this very origin, hears "ready" and may answer; after its answer the tie to it is cut.
+  const opener = window.opener;
+  if (opener) {
+    const receive = (event) => {
+      if (event.origin !== location.origin || event.source !== opener) return;
+      const data = event.data;
+      if (data?.type !== "tessera-token" || typeof data.token !== "string") return;
+      removeEventListener("message", receive);
+      window.opener = null;
+      $("token").value = data.token;
+      render();
+    };
+    addEventListener("message", receive);
+    opener.postMessage({ type: "tessera-decoder-ready" }, location.origin);
   }
   render();
 })();

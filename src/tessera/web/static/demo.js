@@ -95,8 +95,23 @@ $("login-form").addEventListener("submit", async (event) => {
 });
 $("call-button").addEventListener("click", () => loadMe());
 $("logout-button").addEventListener("click", () => auth.logout());
+
+// "Open in decoder" hands the token over by postMessage: a URL (its fragment included) would
+// stay in the browser's history database, and storage would outlive the tab. The decoder says
+// "ready" to its opener; only a window opened here, on this origin, gets the token.
+/** @type {WeakSet<Window>} */
+const decoders = new WeakSet();
 $("decode-link").addEventListener("click", () => {
-  if (auth.accessToken) window.open(`/decoder#token=${auth.accessToken}`, "_blank", "noopener");
+  const decoder = window.open("/decoder", "_blank");
+  if (decoder) decoders.add(decoder);
+});
+addEventListener("message", (event) => {
+  const decoder = /** @type {Window | null} */ (event.source);
+  if (event.origin !== location.origin || !decoder || !decoders.has(decoder)) return;
+  if (event.data?.type !== "tessera-decoder-ready") return;
+  decoders.delete(decoder);
+  const token = auth.accessToken;
+  if (token) decoder.postMessage({ type: "tessera-token", token }, location.origin);
 });
 
 setInterval(tick, 250);

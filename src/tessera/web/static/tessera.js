@@ -12,6 +12,9 @@
  * Only `/auth/refresh` answering 401 ends the session (`logout` event). Network errors, 5xx
  * and 429 keep it: back off, retry later, emit `error`.
  *
+ * The token goes only to the page's own origin and the origins listed in `apiOrigins`, each
+ * matched exactly (scheme, host, port); any other request is sent untouched.
+ *
  * @module tessera
  */
 
@@ -79,8 +82,46 @@ function replayable(input, init) {
 }
 
 /**
+ * A parsed URL, or null (`URL.canParse` is too recent for some browsers still in use).
+ * @param {string} text @param {string} [base]
+ */
+function parseUrl(text, base) {
+  try {
+    return new URL(text, base);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The origins that may receive the access token: the page's own and the listed ones, exact.
+ * A listed entry must be a bare http(s) origin; a plain-http one on an https page is refused,
+ * since the token would then cross the network in clear.
+ * @param {unknown} listed @param {string | undefined} ownOrigin
+ * @returns {Set<string>}
+ */
+function trustedOrigins(listed, ownOrigin) {
+  if (!Array.isArray(listed)) throw new TypeError("apiOrigins must be an array of origins");
+  const origins = new Set(ownOrigin && ownOrigin !== "null" ? [ownOrigin] : []);
+  for (const entry of listed) {
+    const shown = JSON.stringify(entry);
+    const url = typeof entry === "string" ? parseUrl(entry) : null;
+    const bare = url && !url.username && !url.password && url.pathname === "/" && !url.search && !url.hash;
+    if (!url || !bare || !["https:", "http:"].includes(url.protocol)) {
+      throw new TypeError(`apiOrigins: ${shown} is not an origin like "https://api.example.com"`);
+    }
+    if (url.protocol === "http:" && ownOrigin?.startsWith("https:")) {
+      throw new TypeError(`apiOrigins: ${shown} is plain http; an https page never sends its token in clear`);
+    }
+    origins.add(url.origin);
+  }
+  return origins;
+}
+
+/**
  * @typedef {object} AuthOptions
  * @property {string} [baseUrl] the auth prefix, default "/auth"
+ * @property {string[]} [apiOrigins] other origins that get the access token, e.g. ["https://api.example.com"]
  * @property {RequestCredentials} [credentials] "same-origin" (default) or "include" for another origin
  * @property {number} [lockTimeoutMs] how long to wait for another tab's refresh (default 10 s)
  * @property {number} [refreshTimeoutMs] abort a refresh after this long (default 10 s)
@@ -91,6 +132,7 @@ function replayable(input, init) {
  * @property {BroadcastChannel | null} [channel] for tests; default a BroadcastChannel
  * @property {{setTimeout: Function, clearTimeout: Function}} [timers] for tests
  * @property {Storage | null} [storage] for tests; default localStorage (holds a time, no token)
+ * @property {string} [pageUrl] for tests; default the page's origin, relative URLs resolved against its base
  */
 
 /**
@@ -119,6 +161,9 @@ export function createAuth(options = {}) {
   const storage = options.storage !== undefined ? options.storage : globalThis.localStorage ?? null;
   const marker = `tessera:refreshed:${baseUrl}`;
   const proactive = (options.proactive ?? true) && hasDocument;
+  // The page's own origin is its location's: a `<base href>` pointing elsewhere earns no token.
+  const ownOrigin = options.pageUrl ? new URL(options.pageUrl).origin : globalThis.location?.origin;
+  const origins = trustedOrigins(options.apiOrigins ?? [], ownOrigin);
 
   /** @type {{token: string, localExp: number, lifetime: number, sessionId: string|null} | null} */
   let current = null;
@@ -404,6 +449,18 @@ export function createAuth(options = {}) {
   }
 
   /**
+   * May a request to `input` carry the token? Only to the page's origin or a listed one.
+   * Relative URLs resolve as fetch resolves them, against the document's base URL as it is
+   * now (a `<base>` may come and go).
+   * @param {RequestInfo | URL | string} input
+   */
+  function trusted(input) {
+    const base = options.pageUrl ?? globalThis.document?.baseURI ?? globalThis.location?.href;
+    const url = parseUrl(input instanceof Request ? input.url : String(input), base);
+    return url !== null && origins.has(url.origin); // unresolvable: fetch will say why
+  }
+
+  /**
    * @param {RequestInfo | URL} input @param {RequestInit} init @param {string | null} token
    */
   function send(input, init, token) {
@@ -453,10 +510,17 @@ export function createAuth(options = {}) {
     },
 
     /**
-     * `fetch` with the access token: refreshed ahead of expiry, and once on a 401.
+     * `fetch` with the access token: refreshed ahead of expiry, and once on a 401. A request
+     * to another origin than the page's or a listed one goes out untouched: no token, no
+     * refresh, no retry.
      * @param {RequestInfo | URL} input @param {RequestInit} [init]
      */
     async fetch(input, init = {}) {
+      if (!trusted(input)) {
+        const response = await doFetch(input, init);
+        emit("trace", { type: "request", url: String(input instanceof Request ? input.url : input), status: response.status });
+        return response;
+      }
       await ensureFresh();
       const used = generation;
       const canReplay = replayable(input, init);
@@ -464,6 +528,7 @@ export function createAuth(options = {}) {
       emit("trace", { type: "request", url: String(input instanceof Request ? input.url : input), status: first.status });
       const challenge = first.headers.get("www-authenticate") ?? "";
       if (first.status !== 401 || !challenge.includes("invalid_token") || loggedOut) return first;
+      if (first.url && !trusted(first.url)) return first; // redirected elsewhere: not our token's 401
       if (!canReplay) {
         if (generation === used) current = current && { ...current, localExp: 0 };
         return first;
