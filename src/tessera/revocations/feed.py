@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 
 from tessera.clock import Clock, SystemClock
-from tessera.remote import check_fetch_url
+from tessera.logs import redact
+from tessera.remote import check_fetch_url, redact_url
 from tessera.revocations.revoked import RevokedSessions
 from tessera.settings import MAX_REVOCATION_WAIT
 
@@ -131,16 +132,16 @@ class RevocationFeed:
                 delay = min(delay * 2, self._max_retry_delay)
 
     def _failed(self, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {redact(str(exc))}"  # httpx errors may quote the URL
         if self.healthy:
             log.warning(
-                "revocation feed %s failed (%s: %s); revoked sessions now end at their "
+                "revocation feed %s failed (%s); revoked sessions now end at their "
                 "tokens' exp until it is back",
-                self.url,
-                type(exc).__name__,
-                exc,
+                redact_url(self.url),
+                error,
             )
         self.healthy = False
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error = error
 
     @property
     def following(self) -> bool:
@@ -149,7 +150,7 @@ class RevocationFeed:
 
     def health(self) -> dict[str, Any]:
         return {
-            "url": self.url,
+            "url": redact_url(self.url),
             "healthy": self.following,
             # Down: sessions revoked from now on keep working until their tokens' exp (those
             # already known stay refused).
