@@ -1,4 +1,5 @@
-"""Passwords in configured URLs never reach a log line or a health report (finding 9).
+"""Passwords in configured URLs never reach a log line, an error message or a health report,
+and a malformed Redis URL stops start-up instead of degrading on the first request (finding 9).
 
 Every test puts PASSWORD_IN_URL in a Redis, database or feed URL and searches everything the
 code under test said for it."""
@@ -6,21 +7,22 @@ code under test said for it."""
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tessera import ManualClock, Tessera
+from tessera import ManualClock, Settings, Tessera
 from tessera.http.limits import RateLimits
 from tessera.logs import configure
 from tessera.revocations.feed import RevocationFeed
 from tessera.revocations.watch import RevocationWatch
 from tessera.store import Revocation, SQLStore
 from tests.conftest import PASSWORD, make_settings
-from tests.helpers import served
-from tests.live import in_process_server
+from tests.helpers import served, subprocess_env
+from tests.live import COMMAND, in_process_server
 
 pytestmark = pytest.mark.anyio
 
@@ -29,10 +31,56 @@ MALFORMED_REDIS = f"redis://:{PASSWORD_IN_URL}@127.0.0.1:notaport/0"
 UNREACHABLE_REDIS = f"redis://:{PASSWORD_IN_URL}@127.0.0.1:1/0"
 REFUSING_REDIS = f"redis://tessera:{PASSWORD_IN_URL}@127.0.0.1:6379/15"  # no such Redis user
 FAILING_DATABASE = f"postgresql://nobody:{PASSWORD_IN_URL}@127.0.0.1:5432/nowhere"
+SHARED_SECRET = "test-secret-shared-by-all-replicas-0123456789"
+PROMPTLY = 30.0  # seconds: far longer than a refusal takes, far shorter than a server runs
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join([caplog.text, *(r.getMessage() for r in caplog.records)])
+
+
+def tessera(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command, with `env` on top of a clean environment; killed after PROMPTLY."""
+    return subprocess.run(
+        [*COMMAND, *args, "--data-dir", str(data_dir)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(**env),
+        cwd=data_dir.parent,
+        timeout=PROMPTLY,
+        check=False,
+    )
+
+
+def refused_cleanly(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert PASSWORD_IN_URL not in output
+    assert "Traceback" not in output, output
+    assert done.stderr.startswith("error: "), output
+    for fragment in fragments:
+        assert fragment in done.stderr, output
+
+
+# a malformed Redis URL: refused at start-up ------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["users", "list"]], ids=" ".join)
+def test_a_malformed_redis_url_stops_the_command(tmp_path: Path, command: list[str]) -> None:
+    done = tessera(tmp_path / "data", *command, TESSERA_REDIS_URL=MALFORMED_REDIS)
+    refused_cleanly(done, "TESSERA_REDIS_URL", "port")
+    assert not (tmp_path / "data").exists()  # refused before anything was created
+
+
+def test_an_embedded_service_refuses_a_malformed_redis_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TESSERA_REDIS_URL", MALFORMED_REDIS)
+    with pytest.raises(ValueError, match="redis_url") as refused:
+        Tessera()
+    assert PASSWORD_IN_URL not in str(refused.value)
 
 
 # a well-formed Redis URL that does not work: degrade, and say so without the password -------
@@ -72,6 +120,13 @@ async def test_a_store_error_quoting_the_url_is_not_logged_with_it(
 
 
 # the database ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["users", "list"]], ids=" ".join)
+def test_a_database_that_refuses_us_is_one_clean_line(tmp_path: Path, command: list[str]) -> None:
+    env = {"TESSERA_DATABASE_URL": FAILING_DATABASE, "TESSERA_SECRET": SHARED_SECRET}
+    refused_cleanly(tessera(tmp_path / "data", *command, **env), "error: ")
 
 
 class QuotingStore(SQLStore):
@@ -151,3 +206,11 @@ def test_server_log_lines_hide_url_user_info_whoever_writes_them(
     assert "postgresql://***@127.0.0.1:5432/nowhere" in written
     assert "redis://***@127.0.0.1:1/0" in written
     assert PASSWORD_IN_URL not in written
+
+
+def test_settings_errors_never_repeat_the_value() -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings(redis_url=MALFORMED_REDIS, oauth_introspection_clients=f"api:{PASSWORD_IN_URL}")
+    assert "redis_url" in str(refused.value)
+    assert "oauth_introspection_clients" in str(refused.value)
+    assert PASSWORD_IN_URL not in str(refused.value)
