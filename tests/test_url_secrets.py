@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tessera import ManualClock, Settings, Tessera
@@ -22,7 +23,7 @@ from tessera.revocations.watch import RevocationWatch
 from tessera.store import Revocation, SQLStore
 from tests.conftest import PASSWORD, make_settings
 from tests.helpers import served, subprocess_env
-from tests.live import COMMAND, in_process_server
+from tests.live import COMMAND, add_user, in_process_server
 
 pytestmark = pytest.mark.anyio
 
@@ -177,6 +178,38 @@ def test_revocation_feed_hides_credentials_in_its_url(
     assert "revocation feed http://***@127.0.0.1:" in logged(caplog)
     assert PASSWORD_IN_URL not in logged(caplog)
     assert PASSWORD_IN_URL not in str(health)
+
+
+# `tessera decode --jwks URL` -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_decode_never_prints_the_credentials_of_a_jwks_url(tmp_path: Path) -> None:
+    add_user(tmp_path / "d", "alice")
+    with in_process_server(Tessera(make_settings(tmp_path / "d"))) as base:
+        body = {"username": "alice", "password": PASSWORD, "transport": "body"}
+        token = httpx.post(f"{base}/auth/login", json=body).json()["access_token"]
+        jwks = base.replace("http://", f"http://ops:{PASSWORD_IN_URL}@") + "/.well-known/jwks.json"
+        verified = decode(token, "--jwks", jwks)
+    unreachable = decode(token, "--jwks", f"http://ops:{PASSWORD_IN_URL}@127.0.0.1:1/jwks.json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "from JWKS http://***@127.0.0.1:" in verified.stdout
+    assert unreachable.returncode == 2
+    assert "cannot fetch http://***@127.0.0.1:1/jwks.json" in unreachable.stderr
+    for done in (verified, unreachable):
+        assert PASSWORD_IN_URL not in done.stdout + done.stderr
+
+
+def decode(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, "decode", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(NO_COLOR="1"),
+        timeout=PROMPTLY,
+        check=False,
+    )
 
 
 # the last line of defence: every line the server writes ------------------------------------
