@@ -247,3 +247,9 @@ def test_settings_errors_never_repeat_the_value() -> None:
     assert "redis_url" in str(refused.value)
     assert "oauth_introspection_clients" in str(refused.value)
     assert PASSWORD_IN_URL not in str(refused.value)
+
+
+def test_settings_repr_leaves_the_urls_out() -> None:
+    """A repr reaches tracebacks and debug output."""
+    settings = Settings(redis_url=UNREACHABLE_REDIS, database_url=FAILING_DATABASE, secret="x" * 32)
+    assert PASSWORD_IN_URL not in repr(settings) and PASSWORD_IN_URL not in str(settings)

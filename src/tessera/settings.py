@@ -47,9 +47,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="sqlite:///… (default: tessera.db in the data dir) or postgresql://…",
+        repr=False,  # may carry a password
     )
     redis_url: str | None = Field(
-        default=None, description="redis://… to share rate limits between replicas"
+        default=None, description="redis://… to share rate limits between replicas", repr=False
     )
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
