@@ -3,7 +3,9 @@
 SQLite creates a database file with mode 0644 less the umask, and its `-wal` and `-shm` files
 with the database file's mode, so in a directory others can enter, every local user could read
 the password hashes. Here the database file is created 0600 before SQLite opens it (its side
-files then follow), and files left open to others by an earlier version are made 0600.
+files then follow), and files left open to others by an earlier version are made 0600 with a
+warning. (A readable secret file is refused instead: a leaked secret must be replaced, which
+only the operator can do; a database Tessera itself left 0644 is simply closed from now on.)
 
 A directory others can write to is refused: anyone could put their own database or secret in
 it. A directory others can only read is a warning: they see file names, never contents.
