@@ -106,3 +106,59 @@ def test_redact_url_hides_user_info() -> None:
     )
     assert redact_url("https://idp.example/jwks.json") == "https://idp.example/jwks.json"
     assert "s3cret" not in redact_url("redis://u:s3cret@[::1")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3cretpw@127.0.0.1:notaport/0",  # port not a number
+        "redis://:s3cretpw@127.0.0.1:99999/0",  # port out of range
+        "redis://:s3cretpw@127.0.0.1:6379/abc",  # database number not a number
+        "redis://:s3cretpw@",  # no host
+        "redis://:s3cretpw@[::1",  # unclosed bracket
+        "redis://:s3cretpw@cache/0?socket_timeout=abc",  # an option redis-py refuses
+        "redis//:s3cretpw@cache",  # no scheme
+        "http://:s3cretpw@cache:6379",  # not Redis
+        "unix://:s3cretpw@/run/redis.sock",  # the rate-limit store spells it redis+unix
+        "redis+unix://:s3cretpw@",  # no socket path
+    ],
+)
+def test_malformed_redis_urls_are_refused_without_repeating_them(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(redis_url=url)
+    assert "redis_url" in str(refused.value) and "expected redis://" in str(refused.value)
+    assert "s3cretpw" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:s3cretpw@db:notaport/tessera",
+        "postgresql://app:s3cretpw@db:70000/tessera",
+        "postgresql://app:s3cretpw@[::1/tessera",
+        "mysql://app:s3cretpw@db/tessera",  # no driver for it
+        "sqlite//tessera.db",
+    ],
+)
+def test_malformed_database_urls_are_refused_without_repeating_them(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=url, secret="x" * 32)
+    assert "database_url" in str(refused.value) and "expected sqlite:///" in str(refused.value)
+    assert "s3cretpw" not in str(refused.value)
+
+
+def test_working_url_forms_are_accepted() -> None:
+    for redis_url in (
+        "redis://cache",
+        "rediss://tessera:p%40ss@cache.example:6380/2",
+        "redis+unix:///run/redis.sock?db=3",
+    ):
+        assert Settings(redis_url=redis_url).redis_url == redis_url
+    assert Settings(redis_url="  ").redis_url is None  # blank (as in a compose file): unset
+    for database_url in (
+        "sqlite:///tessera.db",
+        "sqlite+aiosqlite:////var/lib/tessera/tessera.db",
+        "postgres://app:pw@db/tessera",
+        "postgresql+asyncpg://app:pw@db:5433/tessera?ssl=require",
+    ):
+        assert Settings(database_url=database_url, secret="x" * 32).database_url == database_url

@@ -1,11 +1,13 @@
 """Logging: one line per event, JSON for machines (`TESSERA_LOG_FORMAT=json`) or text for
 people, every line carrying the request id of the request it belongs to. Nothing secret is
-ever logged: no passwords, tokens or keys — only ids, outcomes and timings."""
+ever logged: no passwords, tokens or keys — only ids, outcomes and timings; and every line
+has the user-info of any URL in it hidden, whoever wrote it (a driver's error, a traceback)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from contextvars import ContextVar
@@ -14,6 +16,16 @@ request_id: ContextVar[str | None] = ContextVar("tessera_request_id", default=No
 
 # Structured fields a record may carry (passed with `extra=`); anything else is not emitted.
 FIELDS = ("method", "path", "status", "duration_ms", "client", "route")
+
+# `scheme://anything-without-spaces@`: the user-info of a URL (up to its last `@`, as URL
+# parsers read it), which is where a Redis or database URL carries its password.
+URL_USER_INFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with the user-info of every URL in it replaced by `***` (as `redact_url` does
+    for one URL): for exception messages, which may quote a configured URL."""
+    return URL_USER_INFO.sub(r"\1***@", text)
 
 
 class RequestIdFilter(logging.Filter):
@@ -41,6 +53,18 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class RedactingFormatter(logging.Formatter):
+    """Another formatter's lines with URL user-info hidden: the last line of defence for
+    messages and tracebacks from any library."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -48,7 +72,8 @@ def configure(format: str = "text", level: str = "info") -> None:
     """Send every log line (Tessera's and uvicorn's) to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JSONFormatter() if format == "json" else logging.Formatter(TEXT_FORMAT))
+    inner = JSONFormatter() if format == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

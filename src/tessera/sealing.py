@@ -1,8 +1,10 @@
 """Encryption at rest: AES-256-GCM under keys derived from one master secret.
 
 The master secret is `TESSERA_SECRET` when set, otherwise a random file (mode 0600) created in
-the data directory on first start. Each use (signing keys, refresh tokens kept for the grace
-window) gets its own key through HKDF, so one purpose's ciphertext never opens as another's.
+the data directory on first start; a secret file others can read, or a data directory others
+can write to (they could swap the file for one of their own), is refused. Each use (signing
+keys, refresh tokens kept for the grace window) gets its own key through HKDF, so one
+purpose's ciphertext never opens as another's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tessera.store.file_modes import check_directory
 
 SECRET_FILE = "secret.key"
 NONCE_BYTES = 12
@@ -55,6 +59,9 @@ def load_master_secret(configured: str | None, data_dir: Path) -> bytes:
         return raw
     path = data_dir / SECRET_FILE
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Listing it shows only a name (the file itself must be 0600); the database's own
+    # directory check warns about that when the database lives here too.
+    check_directory(data_dir, "the data directory", warn_if_readable=False)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

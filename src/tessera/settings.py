@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tessera.connection_urls import check_database_url, check_redis_url
+
 Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
 MAX_LEEWAY = 30.0
@@ -37,15 +39,18 @@ class Settings(BaseSettings):
         toml_file="tessera.toml",
         extra="ignore",
         validate_default=True,
+        # A refused value is never repeated in the error: URLs and secrets carry passwords.
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Path(".tessera")
     database_url: str | None = Field(
         default=None,
         description="sqlite:///… (default: tessera.db in the data dir) or postgresql://…",
+        repr=False,  # may carry a password
     )
     redis_url: str | None = Field(
-        default=None, description="redis://… to share rate limits between replicas"
+        default=None, description="redis://… to share rate limits between replicas", repr=False
     )
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
@@ -186,6 +191,17 @@ class Settings(BaseSettings):
                     f"{MIN_CLIENT_SECRET} characters"
                 )
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        """A malformed URL fails here, at start-up; blank means unset."""
+        return check_database_url(value.strip()) if value and value.strip() else None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        return check_redis_url(value.strip()) if value and value.strip() else None
 
     @field_validator("public_url")
     @classmethod

@@ -1,5 +1,6 @@
 """What every command shares: settings from the environment plus `--data-dir`, a started
-service, password input that never comes from argv, and error output."""
+service, password input that never comes from argv, and error output (which never shows a
+traceback, nor the password of a configured URL)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from tessera.logs import redact
 from tessera.service import Tessera
 from tessera.settings import Settings
 
@@ -32,14 +35,36 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def load_settings(data_dir: Path | None) -> Settings:
+    """The settings, or a clean exit naming each bad one (values are not repeated: a URL may
+    carry a password)."""
     try:
         return Settings(data_dir=data_dir) if data_dir is not None else Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"TESSERA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(_setting_problem(e["loc"], e["msg"]) for e in exc.errors())
         raise fail(f"bad settings: {problems}") from None
+
+
+def _setting_problem(loc: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")  # never holds the value (see Settings)
+    if not loc:  # a check across several settings names them itself
+        return message
+    return f"TESSERA_{'_'.join(str(p) for p in loc).upper()}: {message}"
+
+
+# What a command can meet outside its own input: an unreachable or refusing database, files
+# or directories with unsafe permissions. Shown as one line, not a traceback.
+FAILURES = (OSError, SQLAlchemyError)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for `exc`, with the user-info of any URL in it hidden."""
+    if isinstance(exc, DBAPIError):  # the driver's own message, without SQL or parameters
+        text = f"the database: {exc.orig}"
+    elif isinstance(exc, PermissionError):  # ours say what is wrong and what to do
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact((text.splitlines() or [type(exc).__name__])[0])
 
 
 @asynccontextmanager

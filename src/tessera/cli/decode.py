@@ -29,6 +29,8 @@ from typing import Annotated, Any, BinaryIO
 import httpx
 import typer
 
+from tessera.logs import redact
+from tessera.remote import redact_url
 from tessera.tokens import (
     InvalidToken,
     KeyMaterialError,
@@ -169,7 +171,9 @@ def _is_url(value: str) -> bool:
 
 
 def fetch_jwks(url: str) -> bytes:
-    """GET a JWKS URL: https (plain http only on loopback), no redirects, 10 s, 1 MiB."""
+    """GET a JWKS URL: https (plain http only on loopback), no redirects, 10 s, 1 MiB.
+    Messages show the URL without its user-info (credentials)."""
+    shown = redact_url(url)
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -194,31 +198,29 @@ def fetch_jwks(url: str) -> bytes:
             ) as response,
         ):
             if response.is_redirect:
-                target = response.headers.get("location", "?")
-                raise KeyInputError(
-                    f"{url} redirects to {_shorten(target)}; give that URL if you trust it"
-                )
+                target = _shorten(redact_url(response.headers.get("location", "?")))
+                raise KeyInputError(f"{shown} redirects to {target}; give that URL if you trust it")
             if response.status_code != 200:
-                raise KeyInputError(f"{url} answered HTTP {response.status_code}")
+                raise KeyInputError(f"{shown} answered HTTP {response.status_code}")
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) > MAX_KEY_BYTES:
-                raise KeyInputError(f"the JWKS at {url} is larger than 1 MiB")
+                raise KeyInputError(f"the JWKS at {shown} is larger than 1 MiB")
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_KEY_BYTES:
-                    raise KeyInputError(f"the JWKS at {url} is larger than 1 MiB")
+                    raise KeyInputError(f"the JWKS at {shown} is larger than 1 MiB")
                 if time.monotonic() > deadline:
-                    raise KeyInputError(f"fetching {url} took longer than {JWKS_TIMEOUT:g} s")
+                    raise KeyInputError(f"fetching {shown} took longer than {JWKS_TIMEOUT:g} s")
     except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise KeyInputError(f"cannot fetch {url}: {reason}") from None
+        reason = redact(str(exc)) or type(exc).__name__
+        raise KeyInputError(f"cannot fetch {shown}: {reason}") from None
     return bytes(body)
 
 
 def jwks_from(location: str) -> KeySet:
     """`--jwks`: a URL (fetched once) or a file."""
     if _is_url(location):
-        return jwks_keys(fetch_jwks(location), f"JWKS {location}")
+        return jwks_keys(fetch_jwks(location), f"JWKS {redact_url(location)}")
     return jwks_keys(_read_capped(Path(location), "JWKS file"), f"JWKS file {location}")
 
 

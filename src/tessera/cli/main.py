@@ -6,6 +6,7 @@ import typer
 
 from tessera.cli import keys, sessions, users
 from tessera.cli.audit import audit
+from tessera.cli.common import FAILURES, describe_failure
 from tessera.cli.decode import decode
 from tessera.cli.gc import gc
 from tessera.cli.serve import serve
@@ -26,4 +27,8 @@ app.add_typer(sessions.app, name="sessions")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except FAILURES as exc:  # e.g. the database refused us: one line, never a traceback
+        typer.echo(f"error: {describe_failure(exc)}", err=True)
+        raise SystemExit(1) from None

@@ -22,6 +22,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from tessera.errors import RateLimited
 from tessera.http.local_limits import SlidingWindow
+from tessera.remote import redact_url
 
 log = logging.getLogger("tessera.limits")
 RETRY_SHARED = 5.0  # seconds between attempts to reach an unreachable shared store
@@ -82,8 +83,13 @@ class RateLimits:
                 else:
                     result = await getattr(self._strategy(), method)(item, "tessera", key)
             except Exception as exc:  # noqa: BLE001 - any storage failure: degrade, keep limiting
-                if self._degraded_since is None:
-                    log.warning("rate-limit store unreachable (%s): limiting per process", exc)
+                if self._degraded_since is None:  # the error's text may quote the URL
+                    cause = getattr(exc, "storage_error", exc)  # `limits` wraps redis' error
+                    log.warning(
+                        "rate-limit store %s unreachable (%s): limiting per process",
+                        redact_url(self._redis_url),
+                        type(cause).__name__,
+                    )
                 self._degraded_since = time.time()
             else:
                 if self._degraded_since is not None:

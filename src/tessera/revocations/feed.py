@@ -22,6 +22,7 @@ import httpx
 
 from tessera.clock import Clock, SystemClock
 from tessera.fetch import NO_KEEPALIVE, FetchError, bounded_get
+from tessera.logs import redact
 from tessera.remote import check_fetch_url, redact_url
 from tessera.revocations.revoked import RevokedSessions
 from tessera.settings import MAX_REVOCATION_WAIT
@@ -138,16 +139,16 @@ class RevocationFeed:
                 delay = min(delay * 2, self._max_retry_delay)
 
     def _failed(self, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {redact(str(exc))}"  # httpx errors may quote the URL
         if self.healthy:
             log.warning(
-                "revocation feed %s failed (%s: %s); revoked sessions now end at their "
+                "revocation feed %s failed (%s); revoked sessions now end at their "
                 "tokens' exp until it is back",
                 redact_url(self.url),
-                type(exc).__name__,
-                exc,
+                error,
             )
         self.healthy = False
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error = error
 
     @property
     def following(self) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tessera.clock import Clock
+from tessera.logs import redact
 from tessera.revocations.revoked import PRUNE_EVERY, RevokedSessions
 from tessera.revocations.signal import Signal
 from tessera.settings import MAX_LEEWAY
@@ -157,10 +158,12 @@ class RevocationWatch:
             await asyncio.wait_for(wakeup.wait(), self._poll_interval)
 
     def _failed(self, exc: BaseException) -> None:
+        # A driver's message may quote the database URL: never its password (nor in health()).
+        error = f"{type(exc).__name__}: {redact(str(exc))}"
         if self.healthy or self.last_error is None:
-            log.warning("following revocations failed: %s: %s", type(exc).__name__, exc)
+            log.warning("following revocations failed: %s", error)
         self.healthy = False
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error = error
 
     # the feed --------------------------------------------------------------------------------
 

@@ -12,18 +12,18 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy import Engine, event, make_url
+from sqlalchemy import Engine, event
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tessera.store import postgres_driver as driver
 from tessera.store.base import KeyConflict, UserExists
+from tessera.store.file_modes import private_sqlite_files
 from tessera.store.records import (
     AuditEvent,
     KeyRecord,
@@ -53,7 +53,7 @@ def connect(
 ) -> AsyncEngine:
     """An engine for `url` (already in `dialect+driver://` form), tuned per dialect."""
     if url.startswith("sqlite"):
-        _make_parent_dir(url)
+        private_sqlite_files(url)  # before SQLite creates the file with its own mode
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -146,13 +146,6 @@ def _as_sqlalchemy_error(exc: sqlite3.Error) -> sa.exc.DBAPIError:
     if isinstance(exc, sqlite3.IntegrityError):
         return sa.exc.IntegrityError(None, None, exc)
     return sa.exc.DatabaseError(None, None, exc)
-
-
-def _make_parent_dir(url: str) -> None:
-    """SQLite creates the file but not its directory; a new data dir is private (0700)."""
-    database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _session(row: Mapping[Any, Any]) -> SessionRecord:
