@@ -109,6 +109,7 @@ async def test_a_store_error_quoting_the_url_is_not_logged_with_it(
     caplog.set_level(logging.WARNING, "tessera.limits")
     limits = RateLimits(
         login_per_user=5,
+        login_per_user_total=5,
         login_per_ip=5,
         login_window=60,
         refresh_per_token=5,
