@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     )
     max_token_bytes: int = Field(default=8192, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="request line and headers larger than this get 431 (`serve` only)",
+    )
     login_limit_per_user: int = Field(default=10, gt=0)
     login_limit_per_ip: int = Field(default=50, gt=0)
     login_limit_window: PositiveFloat = 900.0

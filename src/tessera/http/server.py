@@ -11,6 +11,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from tessera.http.app import create_app
+from tessera.http.head_limit import head_limited
 from tessera.service import Tessera
 
 
@@ -62,8 +63,9 @@ def build_server(
     log_level: str = "info",
     access_log: bool = True,
 ) -> uvicorn.Server:
-    """uvicorn for `app` (default: the standalone app of `auth`). Logging is `tessera.logs`'s
-    job (Tessera writes its own access log, with request ids), not uvicorn's."""
+    """uvicorn for `app` (default: the standalone app of `auth`), on httptools with a cap on
+    request heads. Logging is `tessera.logs`'s job (Tessera writes its own access log, with
+    request ids), not uvicorn's."""
     logging.getLogger("tessera.access").disabled = not access_log
     config = uvicorn.Config(
         app or create_app(auth),
@@ -73,5 +75,6 @@ def build_server(
         lifespan="on",
         server_header=False,
         proxy_headers=auth.settings.trust_forwarded,
+        http=head_limited(auth.settings.max_header_bytes),
     )
     return Server(config, auth)
