@@ -100,6 +100,15 @@ class Settings(BaseSettings):
         le=MAX_REVOCATION_WAIT,
         description="longest a revocation-feed long-poll is held (keep below proxy timeouts)",
     )
+    revocation_max_waiters: int = Field(
+        default=512,
+        gt=0,
+        description="revocation-feed long-polls held at once (at most a quarter of the "
+        "open-file limit); past it they are answered at once",
+    )
+    revocation_max_waiters_per_client: int = Field(
+        default=8, gt=0, description="the same, per client address (IPv6: per /64)"
+    )
     gc_interval: PositiveFloat = Field(
         default=300.0, description="how often `serve` purges dead sessions and old audit rows"
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import DataDir, fail, load_settings
-from tessera.http.server import bind_socket, build_server, url_of
+from tessera.http.server import bind_socket, build_server, raise_fd_limit, url_of
 from tessera.logs import configure as configure_logging
 from tessera.service import Tessera
 from tessera.store import UserExists
@@ -36,6 +36,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the auth server."""
+    raise_fd_limit()  # before anything sizes itself on it
     settings = load_settings(data_dir)
     if demo and "access_ttl" not in settings.model_fields_set:
         # Short enough to watch a refresh happen in the demo page within a minute.

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import resource
 import socket
+from contextlib import suppress
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -26,6 +28,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def raise_fd_limit() -> None:
+    """Lift the soft open-file limit to the hard one (often 1024 against far more): every
+    connection is a descriptor, and running out stops the server accepting. The revocation
+    feed's long-polls then take at most a quarter of it (`tessera.revocations.waiters`)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return
+    with suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def url_of(sock: socket.socket) -> str:

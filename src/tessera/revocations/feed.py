@@ -60,6 +60,7 @@ class RevocationFeed:
         self.healthy = False
         self.last_error: str | None = "not synced yet"
         self.last_success_at: float | None = None
+        self.pause = 0.0  # seconds the server asked us to wait before the next poll
         if start:
             self.start()
 
@@ -97,6 +98,7 @@ class RevocationFeed:
         """One round trip (several, when the server has more pages); returns how many sessions
         are newly known revoked. Raises `httpx.HTTPError` or `FeedError`."""
         added = 0
+        self.pause = 0.0
         while True:
             response = self._client.get(
                 self.url,
@@ -106,6 +108,8 @@ class RevocationFeed:
             if response.status_code != 200:
                 raise FeedError(f"revocation feed answered {response.status_code}")
             revoked, cursor, more = _parse_page(response)
+            # A server holding all the long-polls it will answers at once, asking for a pause.
+            self.pause = max(self.pause, _retry_after(response))
             added += self.revoked.add(revoked)
             # The server's word, even backwards: its database may have been restored, or
             # another replica behind a load balancer is a moment behind (it then resends).
@@ -125,6 +129,8 @@ class RevocationFeed:
                 # The first read is the snapshot: answered at once, not held.
                 self.poll(self._wait if self._synced.is_set() else 0.0)
                 delay = 1.0
+                if self.pause:
+                    self._stop.wait(self.pause)
             except Exception as exc:  # noqa: BLE001 - whatever the feed sent, keep following
                 self._failed(exc)
                 self._stop.wait(delay)
@@ -158,6 +164,16 @@ class RevocationFeed:
             "last_success_at": self.last_success_at,
             "revoked_sessions": len(self.revoked),
         }
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The server's Retry-After in seconds (0 when absent or not a number), at most the
+    longest long-poll: a pause must not stop the following."""
+    try:
+        seconds = float(response.headers.get("retry-after", "0"))
+    except ValueError:
+        return 0.0
+    return min(max(seconds, 0.0), MAX_REVOCATION_WAIT) if math.isfinite(seconds) else 0.0
 
 
 def _parse_page(response: httpx.Response) -> tuple[list[tuple[str, float]], int, bool]:
