@@ -131,6 +131,9 @@ class Settings(BaseSettings):
         description="base URL clients reach this server at, for the OAuth metadata; "
         "default: the URL each request came in on",
     )
+    api_docs: bool = Field(
+        default=False, description="serve Swagger UI at /docs (`serve`; needs tessera[docs])"
+    )
     oauth_password_grant: bool = Field(
         default=False, description="allow grant_type=password at /oauth/token (first-party apps)"
     )
