@@ -48,7 +48,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             self._head_fed += len(data)  # the whole read continues the open head
         self._read_size, self._starts_message = len(data), self._idle
         super().data_received(data)
-        if self._head_open and self._head_fed > self.max_head_bytes and not self._refused:
+        over = self._head_open and self._head_fed > self.max_head_bytes
+        if over and not self.transport.is_closing():  # closing: uvicorn answered a bad head
             self._refuse()
 
     def on_message_begin(self) -> None:
