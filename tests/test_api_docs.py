@@ -104,7 +104,10 @@ async def test_with_docs_on_no_page_loads_another_origin(
     bundle = await client.get("/docs/swagger-ui-bundle.js")
     assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
     assert bundle.headers["content-type"].startswith("text/javascript")
-    assert (await client.get("/docs/swagger-ui.css")).status_code == 200
+    css = await client.get("/docs/swagger-ui.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    again = await client.get("/docs/swagger-ui.css", headers={"If-None-Match": css.headers["etag"]})
+    assert again.status_code == 304 and not again.content  # sent once, then revalidated
     assert "validatorUrl: null" in (await client.get("/docs/docs.js")).text
     for path in ("/docs/index.html", "/docs/..%2F..%2Fcore.py", "/docs/redoc.standalone.js"):
         assert_error(await client.get(path), 404, "not_found")
