@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     )
     max_token_bytes: int = Field(default=8192, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="request line and headers larger than this get 431 (`serve` only)",
+    )
     login_limit_per_user: int = Field(
         default=10, gt=0, description="failed logins per username from one address, per window"
     )
@@ -113,6 +118,15 @@ class Settings(BaseSettings):
         le=MAX_REVOCATION_WAIT,
         description="longest a revocation-feed long-poll is held (keep below proxy timeouts)",
     )
+    revocation_max_waiters: int = Field(
+        default=512,
+        gt=0,
+        description="revocation-feed long-polls held at once (at most a quarter of the "
+        "open-file limit); past it they are answered at once",
+    )
+    revocation_max_waiters_per_client: int = Field(
+        default=8, gt=0, description="the same, per client address (IPv6: per /64)"
+    )
     gc_interval: PositiveFloat = Field(
         default=300.0, description="how often `serve` purges dead sessions and old audit rows"
     )
@@ -134,6 +148,9 @@ class Settings(BaseSettings):
         default=None,
         description="base URL clients reach this server at, for the OAuth metadata; "
         "default: the URL each request came in on",
+    )
+    api_docs: bool = Field(
+        default=False, description="serve Swagger UI at /docs (`serve`; needs tessera[docs])"
     )
     oauth_password_grant: bool = Field(
         default=False, description="allow grant_type=password at /oauth/token (first-party apps)"

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import DataDir, fail, load_settings
-from tessera.http.server import bind_socket, build_server, url_of
+from tessera.http.docs import vendor_dir
+from tessera.http.server import bind_socket, build_server, raise_fd_limit, url_of
 from tessera.logs import configure as configure_logging
 from tessera.service import Tessera
 from tessera.store import UserExists
@@ -36,10 +37,16 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the auth server."""
+    raise_fd_limit()  # before anything sizes itself on it
     settings = load_settings(data_dir)
     if demo and "access_ttl" not in settings.model_fields_set:
         # Short enough to watch a refresh happen in the demo page within a minute.
         settings = settings.model_copy(update={"access_ttl": DEMO_ACCESS_TTL})
+    if settings.api_docs:
+        try:
+            vendor_dir()
+        except RuntimeError as exc:
+            raise fail(str(exc)) from None
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -52,7 +59,8 @@ def serve(
         typer.echo(f"Tessera listening on {url}   (open it in a browser for the demo app)")
         typer.echo(f"  data dir: {settings.data_dir.resolve()}")
         typer.echo(f"  decoder:  {url}/decoder")
-        typer.echo(f"  JWKS:     {url}/.well-known/jwks.json   API docs: {url}/docs")
+        docs = f"{url}/docs" if settings.api_docs else "off (TESSERA_API_DOCS=true)"
+        typer.echo(f"  JWKS:     {url}/.well-known/jwks.json   API docs: {docs}")
         if demo:
             password = await _demo_user(auth)
             typer.echo(f"  demo login: username '{DEMO_USER}', password '{password}'")

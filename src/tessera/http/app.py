@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from tessera.http.docs import install_api_docs
 from tessera.http.errors import install_error_handlers
 from tessera.http.metrics import CONTENT_TYPE
 from tessera.http.middleware import (
@@ -66,9 +67,12 @@ def create_app(auth: Tessera) -> FastAPI:
         version="1",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # FastAPI's pages load scripts from a CDN: see tessera.http.docs
+        redoc_url=None,
         **without_fastapi_telemetry(),
     )
     install_error_handlers(app)
+    install_api_docs(app, auth.settings.api_docs)
     app.include_router(auth.router)
 
     @app.get("/api/me", response_model=Me, tags=["demo"])

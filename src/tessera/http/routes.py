@@ -39,6 +39,7 @@ from tessera.http.transport import (
     refresh_cookie,
     set_refresh_cookie,
 )
+from tessera.revocations.waiters import WaiterLimit
 from tessera.sessions import ClientInfo, Issued
 from tessera.settings import MAX_REVOCATION_WAIT
 from tessera.tokens import AccessClaims
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from tessera.service import Tessera
 
 MAX_USER_AGENT = 512
+# A long-poll past the waiter caps is answered at once: poll again later, on a new connection.
+WAITERS_FULL = {"Retry-After": "5", "Connection": "close"}
 
 
 class ContractRoute(APIRoute):
@@ -219,8 +222,13 @@ def build_router(auth: Tessera) -> APIRouter:
         auth.metrics.revocations.labels("logout_everywhere").inc(count)
         return Response(status_code=204)
 
+    waiters = WaiterLimit(
+        settings.revocation_max_waiters, settings.revocation_max_waiters_per_client
+    )
+
     @router.get(f"{prefix}/revocations", response_model=RevocationPage, tags=["revocations"])
     async def revocations(
+        request: Request,
         since: int = Query(default=0, ge=0, le=2**53, description="cursor of the last page"),
         wait: float = Query(
             default=0.0,
@@ -233,7 +241,10 @@ def build_router(auth: Tessera) -> APIRouter:
         """Sessions revoked since `since` whose access tokens may still be alive: what
         verifiers in other services follow to refuse them at once (a long-poll with `wait`)."""
         await auth.ready()
-        page = await auth.revocations.page(since, min(wait, settings.revocation_max_wait))
+        wait = min(wait, settings.revocation_max_wait)
+        with waiters.hold(client_info(request).ip, wait) as allowed:
+            page = await auth.revocations.page(since, allowed)
+        headers = NO_STORE if allowed == wait else {**NO_STORE, **WAITERS_FULL}
         body = RevocationPage(
             revocations=[
                 RevokedSession(sid=r.session_id, not_after=r.not_after) for r in page.revocations
@@ -241,7 +252,7 @@ def build_router(auth: Tessera) -> APIRouter:
             cursor=page.cursor,
             more=page.more,
         )
-        return JSONResponse(body.model_dump(), headers=NO_STORE)
+        return JSONResponse(body.model_dump(), headers=headers)
 
     @router.get(f"{prefix}/tessera.js", include_in_schema=False)
     async def browser_client() -> Response:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import gc
 import logging
+import resource
 import socket
+from contextlib import suppress
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from tessera.http.app import create_app
+from tessera.http.head_limit import head_limited
 from tessera.service import Tessera
 
 
@@ -25,6 +28,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def raise_fd_limit() -> None:
+    """Lift the soft open-file limit to the hard one (often 1024 against far more): every
+    connection is a descriptor, and running out stops the server accepting. The revocation
+    feed's long-polls then take at most a quarter of it (`tessera.revocations.waiters`)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return
+    with suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def url_of(sock: socket.socket) -> str:
@@ -62,8 +76,9 @@ def build_server(
     log_level: str = "info",
     access_log: bool = True,
 ) -> uvicorn.Server:
-    """uvicorn for `app` (default: the standalone app of `auth`). Logging is `tessera.logs`'s
-    job (Tessera writes its own access log, with request ids), not uvicorn's."""
+    """uvicorn for `app` (default: the standalone app of `auth`), on httptools with a cap on
+    request heads. Logging is `tessera.logs`'s job (Tessera writes its own access log, with
+    request ids), not uvicorn's."""
     logging.getLogger("tessera.access").disabled = not access_log
     config = uvicorn.Config(
         app or create_app(auth),
@@ -73,5 +88,6 @@ def build_server(
         lifespan="on",
         server_header=False,
         proxy_headers=auth.settings.trust_forwarded,
+        http=head_limited(auth.settings.max_header_bytes),
     )
     return Server(config, auth)

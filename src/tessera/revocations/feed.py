@@ -65,6 +65,7 @@ class RevocationFeed:
         self.healthy = False
         self.last_error: str | None = "not synced yet"
         self.last_success_at: float | None = None
+        self.pause = 0.0  # seconds the server asked us to wait before the next poll
         if start:
             self.start()
 
@@ -102,6 +103,7 @@ class RevocationFeed:
         """One round trip (several, when the server has more pages); returns how many sessions
         are newly known revoked. Raises `FeedError`, within `wait` + `timeout` seconds."""
         added = 0
+        self.pause = 0.0
         while True:
             try:
                 fetched = bounded_get(
@@ -114,6 +116,8 @@ class RevocationFeed:
             except FetchError as exc:
                 raise FeedError(f"revocation feed: {exc}") from None
             revoked, cursor, more = _parse_page(fetched.body)
+            # A server holding all the long-polls it will answers at once, asking for a pause.
+            self.pause = max(self.pause, _retry_after(fetched.headers))
             added += self.revoked.add(revoked)
             # The server's word, even backwards: its database may have been restored, or
             # another replica behind a load balancer is a moment behind (it then resends).
@@ -133,6 +137,8 @@ class RevocationFeed:
                 # The first read is the snapshot: answered at once, not held.
                 self.poll(self._wait if self._synced.is_set() else 0.0)
                 delay = 1.0
+                if self.pause:
+                    self._stop.wait(self.pause)
             except Exception as exc:  # noqa: BLE001 - whatever the feed sent, keep following
                 self._failed(exc)
                 self._stop.wait(delay)
@@ -166,6 +172,16 @@ class RevocationFeed:
             "last_success_at": self.last_success_at,
             "revoked_sessions": len(self.revoked),
         }
+
+
+def _retry_after(headers: httpx.Headers) -> float:
+    """The server's Retry-After in seconds (0 when absent or not a number), at most the
+    longest long-poll: a pause must not stop the following."""
+    try:
+        seconds = float(headers.get("retry-after", "0"))
+    except ValueError:
+        return 0.0
+    return min(max(seconds, 0.0), MAX_REVOCATION_WAIT) if math.isfinite(seconds) else 0.0
 
 
 def _parse_page(page: bytes) -> tuple[list[tuple[str, float]], int, bool]:
