@@ -231,3 +231,62 @@ def peak_rss(pid: int) -> int:
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
     assert match, status
     return int(match.group(1)) * 1024
+
+
+# Heads in time: a connection that sends nothing, or drips its head, is not kept forever -------
+
+HEAD_TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module")
+def quick_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("head-timeout") / "data"
+    service = Tessera(make_settings(data, header_timeout=HEAD_TIMEOUT))
+    with in_process_server(service) as url:
+        yield url
+
+
+def closed_within(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
+    started = time.monotonic()
+    sock.settimeout(seconds)
+    answer = read_until_closed(sock)
+    return answer, time.monotonic() - started
+
+
+def test_a_connection_that_sends_nothing_is_closed(quick_url: str) -> None:
+    with connect(quick_url) as sock:
+        answer, took = closed_within(sock, HEAD_TIMEOUT + 4)
+    assert answer == b""  # nothing was asked: nothing to answer
+    assert took >= HEAD_TIMEOUT * 0.9
+
+
+def test_a_head_dripped_past_the_timeout_gets_408(quick_url: str) -> None:
+    drip = [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", *(b"a" for _ in range(100))]
+    answer, sent = attack(quick_url, drip, pause=0.1)
+    [(status, headers, body)] = responses(answer)
+    assert status == 408 and headers["connection"] == "close"
+    assert json.loads(body)["error"] == "request_timeout"
+    assert sent < 60  # cut off after about a second of the ten it would have taken
+
+
+def test_idle_keep_alive_and_slow_bodies_are_not_cut(quick_url: str) -> None:
+    """The timer covers heads only: a kept-alive connection may idle between requests (up to
+    uvicorn's keep-alive timeout), and a body may take its time."""
+    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with connect(quick_url) as sock:
+        sock.sendall(get)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(HEAD_TIMEOUT * 1.5)
+        sock.sendall(get)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        body = json.dumps({"username": "nobody", "password": "wrong"}).encode()
+        sock.sendall(
+            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        for byte in body[:10]:
+            sock.sendall(bytes([byte]))
+            time.sleep(0.15)
+        sock.sendall(body[10:])
+        [(status, _, answer)] = responses(read_until_closed(sock))
+    assert status == 401, answer

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
         ge=1024,
         description="request line and headers larger than this get 431 (`serve` only)",
     )
+    header_timeout: PositiveFloat = Field(
+        default=10.0,
+        description="seconds a connection has to send its request line and headers (`serve` only)",
+    )
     login_limit_per_user: int = Field(
         default=10, gt=0, description="failed logins per username from one address, per window"
     )

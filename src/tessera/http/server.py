@@ -88,6 +88,6 @@ def build_server(
         lifespan="on",
         server_header=False,
         proxy_headers=auth.settings.trust_forwarded,
-        http=head_limited(auth.settings.max_header_bytes),
+        http=head_limited(auth.settings.max_header_bytes, auth.settings.header_timeout),
     )
     return Server(config, auth)
