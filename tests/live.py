@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,8 +136,14 @@ class Served:
 
 
 @contextmanager
-def serve(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
-    """`tessera serve --port 0 --data-dir D ARGS` in a subprocess (extra `env` on top)."""
+def serve(
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[Served]:
+    """`tessera serve --port 0 --data-dir D ARGS` in a subprocess (extra `env` on top;
+    `preexec_fn` runs in the child before it starts, e.g. to lower its limits)."""
     env = subprocess_env(**(env or {}))
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     stderr_path = data_dir.parent / f"{data_dir.name}.stderr"
@@ -151,6 +157,7 @@ def serve(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iter
             bufsize=1,
             cwd=data_dir.parent,
             env=env,
+            preexec_fn=preexec_fn,
         )
     served = Served(process, stderr_path)
     try:

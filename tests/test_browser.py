@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp
 
 from tessera import ManualClock, Tessera, create_app
 from tessera.sessions import ClientInfo
@@ -91,7 +92,14 @@ def live(tmp_path: Path, browser: Browser) -> Iterator[Live]:
     add_user(data_dir, "alice")
     clock = ManualClock()
     service = Tessera(make_settings(data_dir, access_ttl=TTL, leeway=LEEWAY), clock=clock)
-    with in_process_server(service) as url:
+    yield from live_in(browser, service, clock)
+
+
+def live_in(
+    browser: Browser, service: Tessera, clock: ManualClock, app: ASGIApp | None = None
+) -> Iterator[Live]:
+    """`service` (or `app`) served on localhost, and a browser context on its clock."""
+    with in_process_server(service, app) as url:
         url = url.replace("127.0.0.1", "localhost")  # a secure context for Secure cookies
         context = browser.new_context()
         context.clock.install(time=clock.now())
@@ -455,14 +463,7 @@ def live_app(tmp_path: Path, browser: Browser) -> Iterator[Live]:
     service = Tessera(make_settings(data_dir, access_ttl=TTL, leeway=LEEWAY), clock=clock)
     app = create_app(service)
     app.get("/app", include_in_schema=False)(lambda: HTMLResponse(APP_PAGE))
-    with in_process_server(service, app) as url:
-        url = url.replace("127.0.0.1", "localhost")
-        context = browser.new_context()
-        context.clock.install(time=clock.now())
-        try:
-            yield Live(url, service, clock, context)
-        finally:
-            context.close()
+    yield from live_in(browser, service, clock, app)
 
 
 def test_fetch_sends_the_token_only_to_its_own_and_listed_origins(live_app: Live) -> None:

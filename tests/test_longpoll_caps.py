@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import re
 import resource
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -21,8 +19,7 @@ from tessera import Tessera
 from tessera.revocations import RevocationFeed
 from tessera.revocations.waiters import WaiterLimit, client_key
 from tests.conftest import make_settings
-from tests.helpers import subprocess_env
-from tests.live import COMMAND, LISTENING, Served, in_process_server
+from tests.live import LISTENING, Served, in_process_server, serve
 
 DEMO_LOGIN = re.compile(r"demo login: username '([^']+)', password '([^']+)'")
 WAIT = 20.0  # what the long-polls ask for: held ones outlive the test's checks
@@ -63,27 +60,8 @@ def low_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT, HARD))
 
 
-@contextmanager
-def serve_with_few_files(data_dir: Path) -> Iterator[Served]:
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    stderr_path = data_dir.parent / "serve.stderr"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [*COMMAND, "serve", "--port", "0", "--demo", "--data-dir", str(data_dir)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            bufsize=1,
-            cwd=data_dir.parent,
-            env=subprocess_env(TESSERA_LOG_FORMAT="text"),
-            preexec_fn=low_fd_limit,
-        )
-    served = Served(process, stderr_path)
-    try:
-        yield served
-    finally:
-        served.stop()
+def serve_with_few_files(data_dir: Path) -> AbstractContextManager[Served]:
+    return serve(data_dir, "--demo", env={"TESSERA_LOG_FORMAT": "text"}, preexec_fn=low_fd_limit)
 
 
 def open_files_limit(pid: int) -> int:
