@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tessera import ManualClock, Settings, Tessera
-from tessera.http.limits import RateLimits
+from tessera.limits.rate_limits import RateLimits
 from tessera.logs import configure
 from tessera.revocations.feed import RevocationFeed
 from tessera.revocations.watch import RevocationWatch

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
-from tessera.settings import MAX_LEEWAY
+from tessera.revocations.revoked import MAX_LEEWAY
+from tessera.service import AuthService
 from tessera.store import Purged
-
-if TYPE_CHECKING:
-    from tessera.service import Tessera
 
 log = logging.getLogger("tessera.maintenance")
 REVOCATION_KEEP = 60.0  # seconds a published revocation outlives its tokens' leeway
 MAX_BATCHES = 100  # per run: the rest waits for the next run, so one run stays short
 
 
-async def collect_garbage(auth: Tessera) -> Purged:
+async def collect_garbage(auth: AuthService) -> Purged:
     """Purge sessions that ended more than `gc_keep` ago and audit rows past retention."""
     s = auth.settings
     now = auth.clock.now()
@@ -46,7 +43,7 @@ async def collect_garbage(auth: Tessera) -> Purged:
     return purged
 
 
-async def run_periodically(auth: Tessera) -> None:
+async def run_periodically(auth: AuthService) -> None:
     """Forever: run the key schedule and collect garbage, then sleep `gc_interval`. A failure
     (the database may be down) is logged and retried next time; one does not skip the other."""
     while True:

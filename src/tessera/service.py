@@ -1,24 +1,23 @@
-"""`Tessera`: the assembled auth service — settings, store, keys, sessions, users — and the
-two things an application needs from it: `router` to mount, `require()` to protect a route.
+"""`AuthService`: the assembled auth service. It builds the parts — store, keys, sessions, users,
+limits, metrics, revocations — and the actions (login, refresh, logout, revoke) from
+`Settings`, and owns start-up and shutdown. It knows no front door: the HTTP face
+(`tessera.Tessera`, with `router` and `require()`) and the command line are built on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from tessera.actions import Login, Logout, Refresh, Revoke
 from tessera.clock import Clock, SystemClock
-from tessera.http.bearer import require
-from tessera.http.in_flight import InFlight
-from tessera.http.limits import RateLimits
-from tessera.http.metrics import Metrics
-from tessera.http.routes import build_router
 from tessera.keys import KeyRing
-from tessera.oauth import build_oauth_router
-from tessera.revocations import RevocationWatch
+from tessera.limits import InFlight, RateLimits
+from tessera.metrics import Metrics
+from tessera.revocations.watch import RevocationWatch
 from tessera.sealing import Sealer, load_master_secret
 from tessera.sessions import SessionPolicy, Sessions
 from tessera.settings import Settings
@@ -34,9 +33,9 @@ PASSWORD_CHECKS_PER_CPU = 4
 VERIFIED_CACHE_SIZE = 10_000  # access tokens remembered as verified (as `Verifier` does)
 
 
-class Tessera:
-    """One auth service. Build it once per process; `start()` (or the router's lifespan, or the
-    first request) migrates the database and loads the key ring."""
+class AuthService:
+    """One auth service. Build it once per process; `start()` (or a lifespan, or the first
+    request) migrates the database and loads the key ring."""
 
     def __init__(
         self,
@@ -117,9 +116,21 @@ class Tessera:
         self.metrics.watch_revocations(
             lambda: len(self.revocations.revoked), lambda: float(self.revocations.pushing)
         )
+        self.login = Login(
+            self.authenticator,
+            self.users,
+            self.sessions,
+            self.limits,
+            self.password_checks,
+            self.store,
+            self.metrics,
+            self.clock,
+        )
+        self.refresh = Refresh(self.sessions, self.limits, self.metrics)
+        self.logout = Logout(self.sessions, self.metrics)
+        self.revoke = Revoke(self.sessions, self.metrics)
         self._started = False
         self._starting: asyncio.Lock | None = None
-        self._router: Any = None
         self._verified: dict[str, tuple[AccessClaims, SigningKey]] = {}
 
     # life cycle ------------------------------------------------------------------------------
@@ -185,7 +196,9 @@ class Tessera:
         A token already verified is remembered, as `Verifier` does: keyed by the exact token
         string, never past its `exp`, and only while the ring still holds the key that
         verified it; a repeated token then costs a dictionary lookup, not a signature check.
-        The revocation set is checked either way."""
+        The revocation set is checked either way. Makes the service `ready()` first, for
+        callers outside Tessera's routes (whose route class already did; a second call is a
+        flag and a clock read)."""
         await self.ready()
         claims = self._verify_signed(token, self.clock.now())
         if claims.sid in self.revocations.revoked:
@@ -212,19 +225,3 @@ class Tessera:
                 self._verified.pop(next(iter(self._verified)), None)  # the oldest: bounded
             self._verified[token] = (claims, used[0])
         return claims
-
-    # HTTP ------------------------------------------------------------------------------------
-
-    @property
-    def router(self) -> Any:
-        """The auth routes (`{prefix}/…`, the JWKS, and the OAuth endpoints `/oauth/…` with
-        their metadata) as a FastAPI `APIRouter`."""
-        if self._router is None:
-            router = build_router(self)
-            router.include_router(build_oauth_router(self))
-            self._router = router
-        return self._router
-
-    def require(self, role: str | None = None) -> Callable[..., Awaitable[AccessClaims]]:
-        """A FastAPI dependency: the verified access-token claims, or 401/403."""
-        return require(self, role)

@@ -21,11 +21,10 @@ from pydantic_settings import (
 )
 
 from tessera.connection_urls import check_database_url, check_redis_url
+from tessera.revocations.revoked import MAX_LEEWAY, MAX_REVOCATION_WAIT
 
 Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
-MAX_LEEWAY = 30.0
-MAX_REVOCATION_WAIT = 30.0  # longest a revocation-feed long-poll may ask to be held
 # An OAuth client id: no ':' (it travels in HTTP Basic), no spaces, nothing that needs quoting.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
 MIN_CLIENT_SECRET = 16

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import DataDir, fail, run_with, table, when
-from tessera.service import Tessera
+from tessera.service import AuthService
 from tessera.store import AuditEvent
 
 
@@ -22,7 +22,7 @@ def audit(
 ) -> None:
     """Show audit events, oldest first."""
 
-    async def work(auth: Tessera) -> tuple[list[AuditEvent], dict[str, str]]:
+    async def work(auth: AuthService) -> tuple[list[AuditEvent], dict[str, str]]:
         names = {u.id: u.username for u in await auth.users.list()}
         subject = None
         if user is not None:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from tessera.logs import redact
-from tessera.service import Tessera
+from tessera.service import AuthService
 from tessera.settings import Settings
 
 T = TypeVar("T")
@@ -68,8 +68,8 @@ def describe_failure(exc: BaseException) -> str:
 
 
 @asynccontextmanager
-async def started(settings: Settings) -> AsyncIterator[Tessera]:
-    auth = Tessera(settings)
+async def started(settings: Settings) -> AsyncIterator[AuthService]:
+    auth = AuthService(settings)
     try:
         await auth.start()
         yield auth
@@ -77,7 +77,7 @@ async def started(settings: Settings) -> AsyncIterator[Tessera]:
         await auth.close()
 
 
-def run_with(data_dir: Path | None, work: Callable[[Tessera], Awaitable[T]]) -> T:
+def run_with(data_dir: Path | None, work: Callable[[AuthService], Awaitable[T]]) -> T:
     """Start a service on the configured database, run `work`, close."""
     settings = load_settings(data_dir)
 

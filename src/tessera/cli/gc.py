@@ -6,14 +6,14 @@ import typer
 
 from tessera.cli.common import DataDir, run_with
 from tessera.maintenance import collect_garbage
-from tessera.service import Tessera
+from tessera.service import AuthService
 from tessera.store import Purged
 
 
 def gc(data_dir: DataDir = None) -> None:
     """Purge sessions that ended more than TESSERA_GC_KEEP ago, and audit rows past retention."""
 
-    async def work(auth: Tessera) -> Purged:
+    async def work(auth: AuthService) -> Purged:
         return await collect_garbage(auth)
 
     purged = run_with(data_dir, work)

@@ -8,7 +8,7 @@ import typer
 
 from tessera.cli.common import DataDir, fail, run_with, table, when
 from tessera.keys import KeyInfo
-from tessera.service import Tessera
+from tessera.service import AuthService
 from tessera.tokens import KeyMaterialError
 
 app = typer.Typer(help="Manage signing keys.", no_args_is_help=True)
@@ -18,7 +18,7 @@ app = typer.Typer(help="Manage signing keys.", no_args_is_help=True)
 def list_keys(data_dir: DataDir = None) -> None:
     """List signing keys: the active one, and older ones still verifying until they retire."""
 
-    async def work(auth: Tessera) -> list[KeyInfo]:
+    async def work(auth: AuthService) -> list[KeyInfo]:
         return auth.keys.info()
 
     rows = [
@@ -32,7 +32,7 @@ def list_keys(data_dir: DataDir = None) -> None:
 def rotate(data_dir: DataDir = None) -> None:
     """Make a new active signing key; the old one verifies until its tokens have expired."""
 
-    async def work(auth: Tessera) -> str:
+    async def work(auth: AuthService) -> str:
         return (await auth.keys.rotate()).kid
 
     typer.echo(f"new signing key {run_with(data_dir, work)}")
@@ -46,7 +46,7 @@ def import_key(pem_file: Path, data_dir: DataDir = None) -> None:
     except OSError as exc:
         raise fail(f"cannot read {pem_file}: {exc.strerror}") from None
 
-    async def work(auth: Tessera) -> str:
+    async def work(auth: AuthService) -> str:
         return (await auth.keys.import_pem(pem)).kid
 
     try:

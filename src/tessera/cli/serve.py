@@ -10,9 +10,9 @@ import typer
 
 from tessera.cli.common import DataDir, fail, load_settings
 from tessera.http.docs import vendor_dir
+from tessera.http.mount import Tessera
 from tessera.http.server import bind_socket, build_server, raise_fd_limit, url_of
 from tessera.logs import configure as configure_logging
-from tessera.service import Tessera
 from tessera.store import UserExists
 
 DEMO_USER = "demo"

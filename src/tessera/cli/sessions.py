@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import DataDir, fail, run_with, table, when
-from tessera.service import Tessera
+from tessera.service import AuthService
 from tessera.sessions import ClientInfo
 
 app = typer.Typer(help="List and revoke sessions.", no_args_is_help=True)
@@ -15,7 +15,7 @@ CLI = ClientInfo(ip=None, user_agent="tessera-cli")
 UserOption = Annotated[str | None, typer.Option("--user", help="Only this user's sessions.")]
 
 
-async def _subject(auth: Tessera, username: str) -> str:
+async def _subject(auth: AuthService, username: str) -> str:
     user = await auth.users.get(username)
     if user is None:
         raise fail(f"no user {username!r}")
@@ -26,7 +26,7 @@ async def _subject(auth: Tessera, username: str) -> str:
 def list_sessions(user: UserOption = None, data_dir: DataDir = None) -> None:
     """List active sessions, newest first."""
 
-    async def work(auth: Tessera) -> list[list[str]]:
+    async def work(auth: AuthService) -> list[list[str]]:
         names = {u.id: u.username for u in await auth.users.list()}
         subject = await _subject(auth, user) if user else None
         return [
@@ -56,7 +56,7 @@ def revoke(
     if (session_id is None) == (user is None):
         raise fail("give either a session ID or --user NAME")
 
-    async def work(auth: Tessera) -> int:
+    async def work(auth: AuthService) -> int:
         if user is not None:
             return await auth.sessions.revoke_all(await _subject(auth, user), "admin_revoked", CLI)
         assert session_id is not None

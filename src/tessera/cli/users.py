@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import DataDir, fail, read_password, run_with, table, when
-from tessera.service import Tessera
+from tessera.service import AuthService
 from tessera.sessions import ClientInfo
 from tessera.store import UserExists
 from tessera.users import DEFAULT_ROLE, InvalidUser
@@ -25,7 +25,7 @@ def add(
     """Add a user; the password comes from a prompt, or stdin when it is not a terminal."""
     password = read_password()
 
-    async def work(auth: Tessera) -> None:
+    async def work(auth: AuthService) -> None:
         await auth.users.add(name, password, role)
 
     try:
@@ -41,7 +41,7 @@ def add(
 def list_users(data_dir: DataDir = None) -> None:
     """List users."""
 
-    async def work(auth: Tessera) -> list[list[str]]:
+    async def work(auth: AuthService) -> list[list[str]]:
         return [[u.username, u.role, when(u.created_at)] for u in await auth.users.list()]
 
     rows = run_with(data_dir, work)
@@ -52,7 +52,7 @@ def list_users(data_dir: DataDir = None) -> None:
 def remove(name: str, data_dir: DataDir = None) -> None:
     """Remove a user and revoke all of their sessions."""
 
-    async def work(auth: Tessera) -> bool:
+    async def work(auth: AuthService) -> bool:
         return await auth.users.remove(name, tokens_end_by=auth.sessions.tokens_end_by())
 
     if not run_with(data_dir, work):
@@ -65,7 +65,7 @@ def passwd(name: str, data_dir: DataDir = None) -> None:
     """Set a user's password and revoke their sessions."""
     password = read_password()
 
-    async def work(auth: Tessera) -> bool:
+    async def work(auth: AuthService) -> bool:
         user = await auth.users.set_password(name, password)
         if user is None:
             return False

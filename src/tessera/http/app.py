@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from starlette.exceptions import HTTPException
@@ -15,15 +15,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from tessera.http.docs import install_api_docs
 from tessera.http.errors import install_error_handlers
-from tessera.http.metrics import CONTENT_TYPE
 from tessera.http.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
 from tessera.http.models import Me
+from tessera.http.mount import Tessera
 from tessera.http.transport import CSRF_HEADER
 from tessera.maintenance import run_periodically
+from tessera.metrics import CONTENT_TYPE
 from tessera.tokens import AccessClaims
 from tessera.web import ASSET_TYPES, asset, decoder_page, demo_page
 
@@ -33,10 +34,6 @@ REVALIDATE = {"Cache-Control": "no-cache"}
 
 def page(html: bytes, csp: str) -> Response:
     return HTMLResponse(html, headers={"Content-Security-Policy": csp, **REVALIDATE})
-
-
-if TYPE_CHECKING:
-    from tessera.service import Tessera
 
 
 def without_fastapi_telemetry() -> dict[str, Any]:

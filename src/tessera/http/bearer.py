@@ -4,18 +4,15 @@ role. The challenges and refusals are the same ones every verifier adapter uses.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from tessera.http.errors import AuthHTTPError
+from tessera.service import AuthService
 from tessera.tokens import AccessClaims, InvalidToken
+from tessera.verify.fastapi import AuthHTTPError
 from tessera.verify.refusal import Refusal, check_role, refusal_for, roles_of
 from tessera.verify.refusal import bearer_token as parse_bearer
 from tessera.verify.refusal import invalid_token as invalid_token_refusal
-
-if TYPE_CHECKING:
-    from tessera.service import Tessera
 
 
 def http_error(refusal: Refusal) -> AuthHTTPError:
@@ -37,7 +34,7 @@ def bearer_token(request: Request) -> str | None:
         raise http_error(refusal) from None
 
 
-async def verify_request(auth: Tessera, request: Request) -> AccessClaims:
+async def verify_request(auth: AuthService, request: Request) -> AccessClaims:
     try:
         token = parse_bearer(request.headers.get("authorization"))
         return await auth.verify_access_token(token)
@@ -48,7 +45,9 @@ async def verify_request(auth: Tessera, request: Request) -> AccessClaims:
         raise http_error(refusal_for(exc)) from None
 
 
-def require(auth: Tessera, role: str | None = None) -> Callable[[Request], Awaitable[AccessClaims]]:
+def require(
+    auth: AuthService, role: str | None = None
+) -> Callable[[Request], Awaitable[AccessClaims]]:
     """Build the FastAPI dependency behind `Tessera.require`."""
     roles = roles_of(role)
 

@@ -44,17 +44,6 @@ def is_database_down(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError | OSError)
 
 
-class AuthHTTPError(HTTPException):
-    """An HTTPException that knows its contract error code: what `require()` raises, so a host
-    application without Tessera's handlers still answers with the right status and headers."""
-
-    def __init__(
-        self, status_code: int, code: str, description: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(status_code=status_code, detail=description, headers=headers)
-        self.code = code
-
-
 def error_response(
     status: int, code: str, description: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:

@@ -10,8 +10,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tessera.http.metrics import Metrics
 from tessera.logs import request_id
+from tessera.metrics import Metrics
 
 access_log = logging.getLogger("tessera.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")

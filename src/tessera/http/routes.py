@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from tessera.errors import InvalidGrant, NotFound, TesseraError
+from tessera.errors import InvalidGrant, NotFound
 from tessera.http.bearer import bearer_token, invalid_token, verify_request
+from tessera.http.contract import client_info, contract_route
 from tessera.http.errors import (
     NO_STORE,
-    database_down,
-    from_http_exception,
     from_tessera_error,
-    from_validation_error,
-    is_database_down,
 )
-from tessera.http.grants import password_login, rotate_refresh_token
 from tessera.http.models import (
     ErrorBody,
     LoginRequest,
@@ -39,51 +31,15 @@ from tessera.http.transport import (
     refresh_cookie,
     set_refresh_cookie,
 )
+from tessera.revocations.revoked import MAX_REVOCATION_WAIT
 from tessera.revocations.waiters import WaiterLimit
-from tessera.sessions import ClientInfo, Issued
-from tessera.settings import MAX_REVOCATION_WAIT
+from tessera.service import AuthService
+from tessera.sessions import Issued
 from tessera.tokens import AccessClaims
 from tessera.web import ASSET_TYPES, asset
 
-if TYPE_CHECKING:
-    from tessera.service import Tessera
-
-MAX_USER_AGENT = 512
 # A long-poll past the waiter caps is answered at once: poll again later, on a new connection.
 WAITERS_FULL = {"Retry-After": "5", "Connection": "close"}
-
-
-class ContractRoute(APIRoute):
-    """Answers every error of these routes in the contract's JSON shape, even when the host
-    application has not installed Tessera's exception handlers."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def contract_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except TesseraError as exc:
-                return from_tessera_error(exc)
-            except RequestValidationError as exc:
-                return from_validation_error(exc)
-            except HTTPException as exc:
-                return from_http_exception(exc)
-            except Exception as exc:
-                if is_database_down(exc):
-                    return database_down(exc)
-                raise
-
-        return contract_handler
-
-
-def client_info(request: Request) -> ClientInfo:
-    """The client's address as the ASGI server reports it: behind a proxy, `tessera serve`
-    (with TESSERA_TRUST_FORWARDED) lets uvicorn take it from the trusted hop of
-    X-Forwarded-For; the leftmost entry is whatever the client wrote, so it is never used."""
-    ip = request.client.host if request.client else None
-    agent = request.headers.get("user-agent")
-    return ClientInfo(ip=ip, user_agent=agent[:MAX_USER_AGENT] if agent else None)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -91,10 +47,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_router(auth: Tessera) -> APIRouter:
+def build_router(auth: AuthService) -> APIRouter:
     settings = auth.settings
     prefix = settings.prefix
-    router = APIRouter(route_class=ContractRoute, lifespan=auth.lifespan, responses=ERRORS)
+    router = APIRouter(route_class=contract_route(auth), lifespan=auth.lifespan, responses=ERRORS)
 
     def token_response(issued: Issued, transport: str) -> JSONResponse:
         token, claims = auth.mint_access_token(issued.session)
@@ -125,8 +81,7 @@ def build_router(auth: Tessera) -> APIRouter:
     @router.post(f"{prefix}/login", response_model=TokenResponse, tags=["auth"])
     async def login(body: LoginRequest, request: Request) -> Response:
         """Check credentials and open a session."""
-        await auth.ready()
-        issued = await password_login(auth, body.username, body.password, client_info(request))
+        issued = await auth.login(body.username, body.password, client_info(request))
         return token_response(issued, body.transport)
 
     @router.post(f"{prefix}/refresh", response_model=TokenResponse, tags=["auth"])
@@ -135,7 +90,6 @@ def build_router(auth: Tessera) -> APIRouter:
         body: RefreshRequest | None = Body(default=None),
     ) -> Response:
         """Rotate the refresh token (cookie, or `refresh_token` in the body)."""
-        await auth.ready()
         cookie = refresh_cookie(request)
         if body is not None:
             token, transport = body.refresh_token, "body"
@@ -145,7 +99,7 @@ def build_router(auth: Tessera) -> APIRouter:
         else:
             raise InvalidGrant("no refresh token", reason="missing")
         try:
-            issued = await rotate_refresh_token(auth, token, client_info(request))
+            issued = await auth.refresh(token, client_info(request))
         except InvalidGrant as exc:
             response = from_tessera_error(exc)
             if transport == "cookie":
@@ -159,23 +113,18 @@ def build_router(auth: Tessera) -> APIRouter:
         body: LogoutRequest | None = Body(default=None),
     ) -> Response:
         """Revoke the caller's session. Idempotent."""
-        await auth.ready()
         client = client_info(request)
         cookie = refresh_cookie(request)
         response = Response(status_code=204, headers=NO_STORE)
-        revoked = False
         if body is not None and body.refresh_token:
-            revoked = await auth.sessions.logout(body.refresh_token, client) is not None
+            await auth.logout.with_refresh_token(body.refresh_token, client)
         else:
             if cookie is not None:
                 check_csrf(request, settings)
-                revoked = await auth.sessions.logout(cookie, client) is not None
+                await auth.logout.with_refresh_token(cookie, client)
             elif bearer_token(request) is not None:
-                claims = await verify_request(auth, request)
-                revoked = await auth.sessions.revoke(claims.sid, "logout", client, claims.sub)
+                await auth.logout.with_access_token(await verify_request(auth, request), client)
             clear_refresh_cookie(response, settings)
-        if revoked:
-            auth.metrics.revocations.labels("logout").inc()
         return response
 
     @router.get(f"{prefix}/sessions", response_model=SessionList, tags=["sessions"])
@@ -206,9 +155,8 @@ def build_router(auth: Tessera) -> APIRouter:
     ) -> Response:
         """Revoke one of the caller's sessions; someone else's is 404, as an unknown one."""
         client = client_info(request)
-        if not await auth.sessions.revoke(session_id, "revoked", client, subject=claims.sub):
+        if not await auth.revoke.session(session_id, "revoked", client, subject=claims.sub):
             raise NotFound("no such session")
-        auth.metrics.revocations.labels("revoked").inc()
         return Response(status_code=204)
 
     @router.delete(f"{prefix}/sessions", status_code=204, tags=["sessions"])
@@ -218,8 +166,7 @@ def build_router(auth: Tessera) -> APIRouter:
     ) -> Response:
         """Log out everywhere: revoke every session of the caller."""
         client = client_info(request)
-        count = await auth.sessions.revoke_all(claims.sub, "logout_everywhere", client)
-        auth.metrics.revocations.labels("logout_everywhere").inc(count)
+        await auth.revoke.all_of(claims.sub, "logout_everywhere", client)
         return Response(status_code=204)
 
     waiters = WaiterLimit(
@@ -240,7 +187,6 @@ def build_router(auth: Tessera) -> APIRouter:
     ) -> Response:
         """Sessions revoked since `since` whose access tokens may still be alive: what
         verifiers in other services follow to refuse them at once (a long-poll with `wait`)."""
-        await auth.ready()
         wait = min(wait, settings.revocation_max_wait)
         with waiters.hold(client_info(request).ip, wait) as allowed:
             page = await auth.revocations.page(since, allowed)
@@ -266,7 +212,6 @@ def build_router(auth: Tessera) -> APIRouter:
     @router.get("/.well-known/jwks.json", tags=["keys"])
     async def jwks() -> Response:
         """Public signing keys, for anyone verifying access tokens."""
-        await auth.ready()
         max_age = int(settings.jwks_max_age)
         return JSONResponse(
             auth.keys.jwks(), headers={"Cache-Control": f"public, max-age={max_age}"}

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 
 from tessera.http.app import create_app
 from tessera.http.head_limit import head_limited
-from tessera.service import Tessera
+from tessera.http.mount import Tessera
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

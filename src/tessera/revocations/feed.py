@@ -24,8 +24,7 @@ from tessera.clock import Clock, SystemClock
 from tessera.fetch import NO_KEEPALIVE, FetchError, bounded_get
 from tessera.logs import redact
 from tessera.remote import check_fetch_url, redact_url
-from tessera.revocations.revoked import RevokedSessions
-from tessera.settings import MAX_REVOCATION_WAIT
+from tessera.revocations.revoked import MAX_REVOCATION_WAIT, RevokedSessions
 from tessera.tokens.strict_json import StrictJSONError, loads_object
 
 log = logging.getLogger("tessera.revocations")

@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tessera.clock import Clock
-from tessera.settings import MAX_LEEWAY
+
+# The most clock skew any verifier may allow (RFC 8725 asks for a small one): a revoked
+# session is remembered this long past its tokens' `exp`.
+MAX_LEEWAY = 30.0
+MAX_REVOCATION_WAIT = 30.0  # longest a revocation-feed long-poll may ask to be held
 
 PRUNE_EVERY = 60.0  # seconds between sweeps for entries nobody needs any more
 

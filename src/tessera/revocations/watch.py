@@ -24,9 +24,8 @@ from typing import Any
 
 from tessera.clock import Clock
 from tessera.logs import redact
-from tessera.revocations.revoked import PRUNE_EVERY, RevokedSessions
+from tessera.revocations.revoked import MAX_LEEWAY, PRUNE_EVERY, RevokedSessions
 from tessera.revocations.signal import Signal
-from tessera.settings import MAX_LEEWAY
 from tessera.store import Revocation, Store
 
 log = logging.getLogger("tessera.revocations")

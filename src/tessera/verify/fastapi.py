@@ -6,11 +6,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 
 from fastapi import Request
+from starlette.exceptions import HTTPException
 
-from tessera.http.errors import AuthHTTPError
 from tessera.tokens import AccessClaims, InvalidToken
 from tessera.verify.refusal import Refusal, bearer_token, check_role, refusal_for, roles_of
 from tessera.verify.verifier import Verifier
+
+
+class AuthHTTPError(HTTPException):
+    """An HTTPException that knows its contract error code: what `require()` raises, so a host
+    application without Tessera's handlers still answers with the right status and headers."""
+
+    def __init__(
+        self, status_code: int, code: str, description: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code=status_code, detail=description, headers=headers)
+        self.code = code
 
 
 def require(

@@ -8,19 +8,15 @@ one. Anything else is `{"active": false}`, with no reason given (§2.2).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tessera.oauth.hints import search_order
-from tessera.oauth.models import IntrospectionResponse
+from tessera.http.oauth.hints import search_order
+from tessera.http.oauth.models import IntrospectionResponse
+from tessera.service import AuthService
 from tessera.tokens import InvalidToken
-
-if TYPE_CHECKING:
-    from tessera.service import Tessera
 
 INACTIVE = IntrospectionResponse(active=False)
 
 
-async def introspect(auth: Tessera, token: str, hint: str | None) -> IntrospectionResponse:
+async def introspect(auth: AuthService, token: str, hint: str | None) -> IntrospectionResponse:
     for kind in search_order(hint):
         found = await (
             _refresh_token(auth, token) if kind == "refresh_token" else _access_token(auth, token)
@@ -30,7 +26,7 @@ async def introspect(auth: Tessera, token: str, hint: str | None) -> Introspecti
     return INACTIVE
 
 
-async def _access_token(auth: Tessera, token: str) -> IntrospectionResponse | None:
+async def _access_token(auth: AuthService, token: str) -> IntrospectionResponse | None:
     try:
         claims = await auth.verify_access_token(token)
     except InvalidToken:
@@ -54,7 +50,7 @@ async def _access_token(auth: Tessera, token: str) -> IntrospectionResponse | No
     )
 
 
-async def _refresh_token(auth: Tessera, token: str) -> IntrospectionResponse | None:
+async def _refresh_token(auth: AuthService, token: str) -> IntrospectionResponse | None:
     session = await auth.sessions.current(token)
     if session is None:
         return None

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 from fastapi import Request
 
-from tessera.oauth.errors import invalid_client
+from tessera.http.oauth.errors import invalid_client
 from tessera.settings import Settings
 
 UNKNOWN = secrets.token_urlsafe(32)  # compared against when the client id is unknown

@@ -4,29 +4,27 @@ cross-site form post to them carries nothing a caller did not already hold."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from tessera.http.contract import client_info, contract_route
 from tessera.http.errors import NO_STORE
 from tessera.http.models import ErrorBody
-from tessera.http.routes import ContractRoute, client_info
-from tessera.oauth import metadata
-from tessera.oauth.clients import identify_client
-from tessera.oauth.errors import invalid_client, invalid_request, unauthorized_client
-from tessera.oauth.forms import form_schema, read_form
-from tessera.oauth.introspection import introspect
-from tessera.oauth.models import (
+from tessera.http.oauth import metadata
+from tessera.http.oauth.clients import identify_client
+from tessera.http.oauth.errors import invalid_client, invalid_request, unauthorized_client
+from tessera.http.oauth.forms import form_schema, read_form
+from tessera.http.oauth.introspection import introspect
+from tessera.http.oauth.models import (
     AuthorizationServerMetadata,
     IntrospectionResponse,
     OAuthTokenResponse,
 )
-from tessera.oauth.revocation import revoke
-from tessera.oauth.token import grant
-
-if TYPE_CHECKING:
-    from tessera.service import Tessera
+from tessera.http.oauth.revocation import revoke
+from tessera.http.oauth.token import grant
+from tessera.service import AuthService
 
 TOKEN_PARAMS = {
     "grant_type": {"type": "string", "enum": ["refresh_token", "password"]},
@@ -47,9 +45,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_oauth_router(auth: Tessera) -> APIRouter:
+def build_oauth_router(auth: AuthService) -> APIRouter:
     settings = auth.settings
-    router = APIRouter(route_class=ContractRoute, responses=ERRORS, tags=["oauth"])
+    router = APIRouter(route_class=contract_route(auth), responses=ERRORS, tags=["oauth"])
 
     @router.post(
         "/oauth/token",
@@ -60,7 +58,6 @@ def build_oauth_router(auth: Tessera) -> APIRouter:
     async def token(request: Request) -> Response:
         """RFC 6749 token endpoint: `refresh_token` grant (rotation, grace and reuse detection
         as `/auth/refresh`), and `password` when `TESSERA_OAUTH_PASSWORD_GRANT` is on."""
-        await auth.ready()
         params = await read_form(request, settings.max_body_bytes)
         client = identify_client(request, params, settings)
         return await grant(auth, params, client, client_info(request))
@@ -73,7 +70,6 @@ def build_oauth_router(auth: Tessera) -> APIRouter:
     )
     async def revocation(request: Request) -> Response:
         """RFC 7009: end the session of a refresh or access token. Unknown tokens answer 200."""
-        await auth.ready()
         params = await read_form(request, settings.max_body_bytes)
         client = identify_client(request, params, settings)
         if client.confidential:
@@ -81,8 +77,7 @@ def build_oauth_router(auth: Tessera) -> APIRouter:
         token = params.get("token")
         if token is None:
             raise invalid_request("token is missing")
-        if await revoke(auth, token, params.get("token_type_hint"), client_info(request)):
-            auth.metrics.revocations.labels("logout").inc()
+        await revoke(auth, token, params.get("token_type_hint"), client_info(request))
         return Response(status_code=200, headers=NO_STORE)
 
     @router.post(
@@ -93,7 +88,6 @@ def build_oauth_router(auth: Tessera) -> APIRouter:
     )
     async def introspection(request: Request) -> Response:
         """RFC 7662, for the clients of `TESSERA_OAUTH_INTROSPECTION_CLIENTS` (HTTP Basic)."""
-        await auth.ready()
         params = await read_form(request, settings.max_body_bytes)
         ip = client_info(request).ip or "unknown"
         # Wrong secrets count as failed logins do; counted before the check, given back after

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from tessera.oauth.models import AuthorizationServerMetadata
+from tessera.http.oauth.models import AuthorizationServerMetadata
 from tessera.settings import Settings
 
 PATH = "/.well-known/oauth-authorization-server"

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
-from tessera.oauth.errors import OAuthError, invalid_request
+from tessera.http.oauth.errors import OAuthError, invalid_request
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 32

@@ -3,7 +3,7 @@ username from everywhere; refreshes per refresh token.
 
 Sliding-window counters. With `TESSERA_REDIS_URL` they live in Redis (the `limits` library's
 strategy, one script call per hit), so every replica shares the counts; otherwise in this
-process (`local_limits`, O(1) per hit). If Redis becomes unreachable the limits keep working
+process (`limits.windows`, O(1) per hit). If Redis becomes unreachable the limits keep working
 per process rather than either letting everything through or refusing every login; a warning
 says so.
 """
@@ -21,7 +21,7 @@ from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from tessera.errors import RateLimited
-from tessera.http.local_limits import SlidingWindow
+from tessera.limits.windows import SlidingWindow
 from tessera.remote import redact_url
 
 log = logging.getLogger("tessera.limits")

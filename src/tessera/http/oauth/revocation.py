@@ -4,27 +4,23 @@ A token that is unknown, malformed or already dead changes nothing and still ans
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tessera.oauth.hints import search_order
+from tessera.http.oauth.hints import search_order
+from tessera.service import AuthService
 from tessera.sessions import ClientInfo
 from tessera.tokens import InvalidToken
 
-if TYPE_CHECKING:
-    from tessera.service import Tessera
 
-
-async def revoke(auth: Tessera, token: str, hint: str | None, client: ClientInfo) -> bool:
+async def revoke(auth: AuthService, token: str, hint: str | None, client: ClientInfo) -> bool:
     """True when a session was found and revoked."""
     for kind in search_order(hint):
         if kind == "refresh_token":
-            if await auth.sessions.logout(token, client) is not None:
+            if await auth.logout.with_refresh_token(token, client):
                 return True
             continue
         try:
             claims = await auth.verify_access_token(token)
         except InvalidToken:
             continue
-        if await auth.sessions.revoke(claims.sid, "logout", client, subject=claims.sub):
+        if await auth.logout.with_access_token(claims, client):
             return True
     return False

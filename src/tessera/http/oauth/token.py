@@ -4,32 +4,27 @@ translate the outcome into RFC 6749 terms."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.responses import JSONResponse
 
 from tessera.errors import InvalidCredentials, InvalidGrant
 from tessera.http.errors import NO_STORE
-from tessera.http.grants import password_login, rotate_refresh_token
-from tessera.oauth.clients import Client
-from tessera.oauth.errors import (
+from tessera.http.oauth.clients import Client
+from tessera.http.oauth.errors import (
     OAuthError,
     invalid_grant,
     invalid_request,
     unauthorized_client,
 )
-from tessera.oauth.models import OAuthTokenResponse
+from tessera.http.oauth.models import OAuthTokenResponse
+from tessera.service import AuthService
 from tessera.sessions import ClientInfo, Issued
 from tessera.users.passwords import MAX_PASSWORD_CHARS
-
-if TYPE_CHECKING:
-    from tessera.service import Tessera
 
 MAX_USERNAME = 150
 
 
 async def grant(
-    auth: Tessera, params: dict[str, str], client: Client, info: ClientInfo
+    auth: AuthService, params: dict[str, str], client: Client, info: ClientInfo
 ) -> JSONResponse:
     """Run the requested grant and answer with an RFC 6749 §5.1 token response."""
     if client.confidential:
@@ -50,29 +45,29 @@ async def grant(
     return token_response(auth, issued)
 
 
-async def _refresh(auth: Tessera, params: dict[str, str], info: ClientInfo) -> Issued:
+async def _refresh(auth: AuthService, params: dict[str, str], info: ClientInfo) -> Issued:
     token = params.get("refresh_token")
     if token is None:
         raise invalid_request("refresh_token is missing")
     try:
-        return await rotate_refresh_token(auth, token, info)
+        return await auth.refresh(token, info)
     except InvalidGrant as exc:
         raise invalid_grant(exc.description) from None
 
 
-async def _password(auth: Tessera, params: dict[str, str], info: ClientInfo) -> Issued:
+async def _password(auth: AuthService, params: dict[str, str], info: ClientInfo) -> Issued:
     username, password = params.get("username"), params.get("password")
     if username is None or password is None:
         raise invalid_request("username and password are required")
     if len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD_CHARS:
         raise invalid_request("username or password is too long")
     try:
-        return await password_login(auth, username, password, info)
+        return await auth.login(username, password, info)
     except InvalidCredentials as exc:
         raise invalid_grant(exc.description) from None
 
 
-def token_response(auth: Tessera, issued: Issued) -> JSONResponse:
+def token_response(auth: AuthService, issued: Issued) -> JSONResponse:
     token, claims = auth.mint_access_token(issued.session)
     body = OAuthTokenResponse(
         access_token=token,

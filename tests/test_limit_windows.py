@@ -3,7 +3,7 @@ counter, driven by a manual clock."""
 
 from __future__ import annotations
 
-from tessera.http.local_limits import SlidingWindow
+from tessera.limits.windows import SlidingWindow
 
 
 class Clock:

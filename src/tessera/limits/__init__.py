@@ -1,0 +1,8 @@
+"""Limits on what clients may do: rate limits (per process, or shared through Redis) and the
+bound on password checks in progress."""
+
+from tessera.limits.in_flight import Busy, InFlight
+from tessera.limits.rate_limits import LoginAttempt, RateLimits
+from tessera.limits.windows import SlidingWindow
+
+__all__ = ["Busy", "InFlight", "LoginAttempt", "RateLimits", "SlidingWindow"]
