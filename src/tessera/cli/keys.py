@@ -11,7 +11,7 @@ from tessera.keys import KeyInfo
 from tessera.service import AuthService
 from tessera.tokens import KeyMaterialError
 
-app = typer.Typer(help="Manage signing keys.", no_args_is_help=True)
+app = typer.Typer(help="Manage signing keys.", no_args_is_help=True, add_completion=False)
 
 
 @app.command("list")

@@ -10,7 +10,7 @@ from tessera.cli.common import DataDir, fail, run_with, table, when
 from tessera.service import AuthService
 from tessera.sessions import ClientInfo
 
-app = typer.Typer(help="List and revoke sessions.", no_args_is_help=True)
+app = typer.Typer(help="List and revoke sessions.", no_args_is_help=True, add_completion=False)
 CLI = ClientInfo(ip=None, user_agent="tessera-cli")
 UserOption = Annotated[str | None, typer.Option("--user", help="Only this user's sessions.")]
 

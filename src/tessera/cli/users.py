@@ -12,7 +12,7 @@ from tessera.sessions import ClientInfo
 from tessera.store import UserExists
 from tessera.users import DEFAULT_ROLE, InvalidUser
 
-app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app = typer.Typer(help="Manage users.", no_args_is_help=True, add_completion=False)
 CLI = ClientInfo(ip=None, user_agent="tessera-cli")
 
 
