@@ -43,7 +43,7 @@ from tessera.revocations.waiters import WaiterLimit
 from tessera.sessions import ClientInfo, Issued
 from tessera.settings import MAX_REVOCATION_WAIT
 from tessera.tokens import AccessClaims
-from tessera.web import ASSET_TYPES, asset
+from tessera.web import ASSET_TYPES, asset, client_modules
 
 if TYPE_CHECKING:
     from tessera.service import Tessera
@@ -259,6 +259,17 @@ def build_router(auth: Tessera) -> APIRouter:
         """The browser client as an ES module."""
         return Response(
             asset("tessera.js"),
+            media_type=ASSET_TYPES["tessera.js"],
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @router.get(f"{prefix}/tessera/{{name}}", include_in_schema=False)
+    async def browser_client_module(name: str) -> Response:
+        """A module the browser client imports (`{prefix}/tessera/state.js`, …)."""
+        if name not in client_modules():
+            raise NotFound("no such module")
+        return Response(
+            asset(f"tessera/{name}"),
             media_type=ASSET_TYPES["tessera.js"],
             headers={"Cache-Control": "no-cache"},
         )
