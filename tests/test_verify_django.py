@@ -1,6 +1,6 @@
-"""`tessera.verify.django`: Django REST framework's authentication and permission classes, and
-the plain-Django middleware and view decorator, in a real (database-less) Django project whose
-settings and urlconf are this module."""
+"""`tessera.verify.drf` (Django REST framework's authentication and permission classes) and
+`tessera.verify.django` (the plain-Django middleware and view decorator), in a real
+(database-less) Django project whose settings and urlconf are this module."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ if not settings.configured:
         MIDDLEWARE=[],  # the middleware tests add it
         TESSERA_VERIFIER=f"{__name__}.VERIFIER",
         REST_FRAMEWORK={
-            "DEFAULT_AUTHENTICATION_CLASSES": ["tessera.verify.django.TesseraAuthentication"],
+            "DEFAULT_AUTHENTICATION_CLASSES": ["tessera.verify.drf.TesseraAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": [],
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
             "UNAUTHENTICATED_USER": None,  # no django.contrib.auth
@@ -51,13 +51,13 @@ from rest_framework.test import APIClient  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 from tessera.verify import django as tessera_django  # noqa: E402
-from tessera.verify.django import (  # noqa: E402
+from tessera.verify import drf as tessera_drf  # noqa: E402
+from tessera.verify.django import get_verifier, require  # noqa: E402
+from tessera.verify.drf import (  # noqa: E402
     HasRole,
     TesseraAuthentication,
     TesseraUser,
     exception_handler,
-    get_verifier,
-    require,
 )
 
 # DRF views ---------------------------------------------------------------------------------
@@ -380,10 +380,10 @@ def test_require_role(middleware: bool) -> None:
         assert response["X-Section"] == "reports"
 
 
-def test_require_on_an_async_view() -> None:
-    client = AsyncClient()
-
+@pytest.mark.parametrize("middleware", [True, False])
+def test_require_on_an_async_view(middleware: bool) -> None:
     async def go() -> None:
+        client = AsyncClient()
         response = await client.get("/dj/async-admin", headers=bearer(mint("admin")))
         assert response.status_code == 200
         assert response.json() == {"sub": "user-1", "role": "admin"}
@@ -391,8 +391,11 @@ def test_require_on_an_async_view() -> None:
         assert_refused(response, 403, "insufficient_scope", "insufficient_scope")
         response = await client.get("/dj/async-admin", headers=bearer(mint(age=3600)))
         assert_refused(response, 401, "invalid_token", "invalid_token")
+        response = await client.get("/dj/async-admin")
+        assert_refused(response, 401, "invalid_token", None)
 
-    asyncio.run(go())
+    with override_settings(MIDDLEWARE=[MIDDLEWARE] if middleware else []):
+        asyncio.run(go())
 
 
 def test_require_needs_parentheses() -> None:
@@ -424,3 +427,13 @@ def test_setting_that_is_not_a_verifier(value: object) -> None:
 
     with override_settings(TESSERA_VERIFIER=value), pytest.raises(ImproperlyConfigured):
         tessera_django.get_verifier()
+
+
+def test_the_drf_names_still_resolve_from_their_old_module() -> None:
+    """Settings written before the split name `tessera.verify.django.TesseraAuthentication`."""
+    from django.utils.module_loading import import_string
+
+    for name in ("HasRole", "TesseraAuthentication", "TesseraUser", "exception_handler"):
+        assert import_string(f"tessera.verify.django.{name}") is getattr(tessera_drf, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        tessera_django.nothing  # noqa: B018

@@ -250,6 +250,72 @@ test("two tabs sharing a lock and a channel rotate once", async () => {
   assert.equal(server.refreshes, 1);
 });
 
+/** A BroadcastChannel stand-in: records what the tab posts; `deliver` plays another tab. */
+function fakeChannel() {
+  return {
+    onmessage: null,
+    posted: [],
+    postMessage(data) {
+      this.posted.push(data);
+    },
+    deliver(data) {
+      this.onmessage?.({ data });
+    },
+    close() {},
+  };
+}
+
+/** The message another tab posts after its refresh. */
+function handOver(server, time) {
+  const { access_token, session_id } = server.issue();
+  return { type: "token", token: access_token, localExp: time.now() + TTL * 1000, lifetime: TTL * 1000, sessionId: session_id };
+}
+
+test("a token handed over by another tab is installed as a refresh's is: the back-off ends", async () => {
+  const channel = fakeChannel();
+  const { time, server, auth } = setup({ channel });
+  const refreshed = [];
+  auth.on("refreshed", (d) => refreshed.push([d.fromOtherTab, d.expiresAt === auth.expiresAt]));
+  await auth.login("alice", "pw");
+  assert.deepEqual(channel.posted.map((m) => m.token), [auth.accessToken]); // the login, shared
+  server.refreshStatus = 503;
+  await time.advance(TTL * 1000 + 1);
+  await assert.rejects(auth.fetch("/api/me"), TransientError); // backing off for 3 s now
+  channel.deliver(handOver(server, time));
+  assert.equal(auth.accessToken, server.current);
+  assert.equal((await auth.fetch("/api/me")).status, 200); // the handed-over token, at once
+  assert.equal(server.refreshes, 1);
+  assert.deepEqual(refreshed, [[true, true]]);
+  server.refreshStatus = 200;
+  server.current = "revoked-by-server"; // still inside the 3 s: a 401 refreshes, no back-off left
+  assert.equal((await auth.fetch("/api/me")).status, 200);
+  assert.equal(server.refreshes, 2);
+  assert.deepEqual(refreshed, [[true, true], [false, true]]);
+  assert.equal(channel.posted.at(-1).token, auth.accessToken); // and to hand over in turn
+});
+
+test("a hand-over reaches a tab whose session had ended; a logout ends it everywhere", async () => {
+  const channel = fakeChannel();
+  const { time, server, auth } = setup({ channel });
+  const logouts = [];
+  auth.on("logout", (d) => logouts.push(d.reason));
+  await auth.login("alice", "pw");
+  server.refreshStatus = 401;
+  await time.advance(TTL * 1000);
+  assert.equal((await auth.fetch("/api/me")).status, 401);
+  assert.deepEqual(channel.posted.at(-1), { type: "logout", reason: "session_ended" });
+  channel.deliver(handOver(server, time)); // another tab signed in again
+  assert.equal((await auth.fetch("/api/me")).status, 200);
+  assert.equal(server.refreshes, 1);
+  channel.deliver({ type: "logout", reason: "logout" });
+  assert.equal(auth.accessToken, null);
+  assert.equal(auth.expiresAt, null);
+  assert.deepEqual(logouts, ["session_ended", "logout"]);
+  channel.deliver({ type: "token" }); // not a token: ignored
+  channel.deliver(null);
+  assert.equal(auth.accessToken, null);
+});
+
 test("never arms a timer longer than 2^31-1 ms", async () => {
   const time = fakeTime();
   const delays = [];

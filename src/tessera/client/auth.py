@@ -30,9 +30,9 @@ from typing import Any
 
 import anyio.to_thread
 import httpx
-from httpx._multipart import MultipartStream
 
 from tessera.client.errors import LoginFailed, LoginRequired, TransientAuthError
+from tessera.client.httpx_compat import rewinder
 from tessera.client.origins import origin_of, trusted_origins
 from tessera.client.store import FileTokenStore
 from tessera.client.tokens import BadTokenResponse, TokenSet, parse_token_response
@@ -82,19 +82,6 @@ def _rejects_token(response: httpx.Response) -> bool:
     return response.status_code == 401 and "invalid_token" in response.headers.get(
         "www-authenticate", ""
     )
-
-
-def _rewinder(request: httpx.Request) -> Callable[[], None] | None:
-    """How to send this request's body again, or None when it cannot be replayed."""
-    stream = request.stream
-    if isinstance(stream, httpx.ByteStream | MultipartStream):
-        return lambda: None  # bytes replay as they are; multipart seeks its files itself
-    inner = getattr(stream, "_stream", None)  # a file given as `content=`
-    seekable = getattr(inner, "seekable", None)
-    if inner is not None and callable(seekable) and seekable():
-        position = inner.tell()
-        return lambda: inner.seek(position)
-    return None
 
 
 class TokenAuth(httpx.Auth):
@@ -301,7 +288,7 @@ class TokenAuth(httpx.Auth):
         if not self._sends_token_to(request):
             yield request  # another origin: untouched, whatever it answers
             return
-        rewind = _rewinder(request)
+        rewind = rewinder(request)
         state = self._state
         if self._needs_refresh(state):
             with self._thread_lock:
@@ -373,7 +360,7 @@ class TokenAuth(httpx.Auth):
         if not self._sends_token_to(request):
             yield request  # see sync_auth_flow
             return
-        rewind = _rewinder(request)
+        rewind = rewinder(request)
         state = self._state
         if self._needs_refresh(state):
             try:

@@ -36,7 +36,7 @@ from tessera.revocations.waiters import WaiterLimit
 from tessera.service import AuthService
 from tessera.sessions import Issued
 from tessera.tokens import AccessClaims
-from tessera.web import ASSET_TYPES, asset
+from tessera.web import ASSET_TYPES, asset, client_modules
 
 # A long-poll past the waiter caps is answered at once: poll again later, on a new connection.
 WAITERS_FULL = {"Retry-After": "5", "Connection": "close"}
@@ -205,6 +205,17 @@ def build_router(auth: AuthService) -> APIRouter:
         """The browser client as an ES module."""
         return Response(
             asset("tessera.js"),
+            media_type=ASSET_TYPES["tessera.js"],
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @router.get(f"{prefix}/tessera/{{name}}", include_in_schema=False)
+    async def browser_client_module(name: str) -> Response:
+        """A module the browser client imports (`{prefix}/tessera/state.js`, …)."""
+        if name not in client_modules():
+            raise NotFound("no such module")
+        return Response(
+            asset(f"tessera/{name}"),
             media_type=ASSET_TYPES["tessera.js"],
             headers={"Cache-Control": "no-cache"},
         )

@@ -1,31 +1,10 @@
-"""Django and Django REST framework.
+"""Django: a middleware and a view decorator for plain Django views (Django REST framework's
+classes are in `tessera.verify.drf`).
 
 Point Tessera at a `Verifier` in the settings — a `Verifier`, the dotted path of one, or the
 dotted path of a callable returning one (imported on first use, then kept):
 
     TESSERA_VERIFIER = "myproject.auth.verifier"
-
-Django REST framework (put `TesseraAuthentication` first, so its challenge is the one sent):
-
-    REST_FRAMEWORK = {
-        "DEFAULT_AUTHENTICATION_CLASSES": ["tessera.verify.django.TesseraAuthentication"],
-        "EXCEPTION_HANDLER": "tessera.verify.django.exception_handler",  # optional, see below
-    }
-
-    class Reports(APIView):
-        permission_classes = [HasRole("admin")]  # HasRole() alone: any valid token
-
-        def get(self, request):
-            return Response({"user": request.user.username, "role": request.auth.role})
-
-`request.user` is a `TesseraUser`, `request.auth` the `AccessClaims`. A bad token is answered
-401 `invalid_token`, a missing one 401 (by `HasRole`), a wrong role 403 `insufficient_scope`:
-the contract's JSON body and the RFC 6750 `WWW-Authenticate` challenge, with DRF's own
-exception handler. `exception_handler` also gives DRF's own 401s (`IsAuthenticated`, …) the
-contract's body. Other `Authorization` schemes are left to other authentication classes.
-
-Plain Django:
-
     MIDDLEWARE = [..., "tessera.verify.django.TesseraMiddleware"]
 
     @require(role="admin")
@@ -34,15 +13,18 @@ Plain Django:
 
 The middleware verifies any bearer token (answering 401 for a bad one) and sets
 `request.tessera_claims` (None without a bearer token); `require` answers 401 without a valid
-token and 403 without the role. `require` also works without the middleware.
+token and 403 without the role, with the contract's JSON body and the RFC 6750
+`WWW-Authenticate` challenge. `require` also works without the middleware, on sync and async
+views alike: both run one decision, `_admission`.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Collection, Generator, Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
@@ -51,33 +33,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 
 from tessera.tokens import AccessClaims, InvalidToken
-from tessera.verify.refusal import (
-    Refusal,
-    bearer_token,
-    challenge,
-    check_role,
-    invalid_token,
-    missing_token,
-    refusal_for,
-    roles_of,
-)
+from tessera.verify.refusal import Refusal, bearer_token, check_role, refusal_for, roles_of
 
 if TYPE_CHECKING:
     from tessera.verify.verifier import Verifier
 
-__all__ = [
-    "HasRole",
-    "TesseraAuthentication",
-    "TesseraMiddleware",
-    "TesseraUser",
-    "exception_handler",
-    "get_verifier",
-    "refusal_response",
-    "require",
-]
+__all__ = ["TesseraMiddleware", "get_verifier", "refusal_response", "require"]
 
 SETTING = "TESSERA_VERIFIER"
-_REFUSAL_ATTR = "_tessera_refusal"  # the 401 a DRF request was refused with, for its challenge
 
 # verifier from the settings ---------------------------------------------------------------
 
@@ -116,24 +79,31 @@ def _resolve(configured: object) -> Verifier:
     return verifier
 
 
-def _claims_for(authorization: str | None, verifier: Verifier) -> AccessClaims:
-    token = bearer_token(authorization)
-    try:
-        return verifier.verify(token)
-    except InvalidToken as exc:
-        raise refusal_for(exc) from None
+# verifying (shared with tessera.verify.drf) -----------------------------------------------
 
 
-async def _aclaims_for(authorization: str | None, verifier: Verifier) -> AccessClaims:
-    token = bearer_token(authorization)
-    try:
-        return await verifier.averify(token)
-    except InvalidToken as exc:
-        raise refusal_for(exc) from None
-
-
-def _is_bearer(authorization: str | None) -> bool:
+def has_bearer(authorization: str | None) -> bool:
+    """Whether an `Authorization` header is Tessera's to judge (other schemes are not)."""
     return authorization is not None and authorization.partition(" ")[0].lower() == "bearer"
+
+
+@contextmanager
+def _refusing_invalid() -> Iterator[None]:
+    """The verifier's `InvalidToken` as the RFC 6750 `Refusal`. Wrap the verifier call only:
+    contextlib assigns `__traceback__` to an exception passing through unchanged, which a
+    frozen `Refusal` forbids."""
+    try:
+        yield
+    except InvalidToken as exc:
+        raise refusal_for(exc) from None
+
+
+def bearer_claims(authorization: str | None, verifier: Verifier) -> AccessClaims:
+    """The claims of the header's bearer token, or `Refusal`."""
+    token = bearer_token(authorization)
+    with _refusing_invalid():
+        claims = verifier.verify(token)
+    return claims
 
 
 def refusal_response(refusal: Refusal) -> JsonResponse:
@@ -154,12 +124,49 @@ class TesseraMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         authorization = request.headers.get("Authorization")
         request.tessera_claims = None
-        if _is_bearer(authorization):
+        if has_bearer(authorization):
             try:
-                request.tessera_claims = _claims_for(authorization, get_verifier())
+                request.tessera_claims = bearer_claims(authorization, get_verifier())
             except Refusal as refusal:
                 return refusal_response(refusal)
         return self.get_response(request)
+
+
+# What `require` decides, written once for sync and async views: a generator in the manner of
+# httpx's `Auth.auth_flow`. It yields the one thing it cannot do itself, the bearer token to
+# verify, and is sent back its claims; `_admit` verifies blocking, `_aadmit` awaits.
+Admission = Generator[str, AccessClaims, None]
+Roles = frozenset[str] | None
+
+
+def _admission(request: HttpRequest, roles: Roles) -> Admission:
+    """Admit the request, or raise `Refusal`: the claims `TesseraMiddleware` found, else those
+    of the request's bearer token, must carry one of `roles` (any role when None)."""
+    claims = getattr(request, "tessera_claims", None)
+    if claims is None:
+        claims = yield bearer_token(request.headers.get("Authorization"))
+        request.tessera_claims = claims
+    check_role(claims, roles)
+
+
+def _admit(request: HttpRequest, roles: Roles, verifier: Verifier | None) -> None:
+    admission = _admission(request, roles)
+    token = next(admission, None)  # None: decided without verifying anything
+    if token is not None:
+        with _refusing_invalid():
+            claims = (verifier or get_verifier()).verify(token)
+        with suppress(StopIteration):  # the admission ends here: admitted, or Refusal
+            admission.send(claims)
+
+
+async def _aadmit(request: HttpRequest, roles: Roles, verifier: Verifier | None) -> None:
+    admission = _admission(request, roles)
+    token = next(admission, None)  # see _admit
+    if token is not None:
+        with _refusing_invalid():
+            claims = await (verifier or get_verifier()).averify(token)
+        with suppress(StopIteration):  # the admission ends here: admitted, or Refusal
+            admission.send(claims)
 
 
 def require(
@@ -178,13 +185,7 @@ def require(
             @functools.wraps(view)
             async def aguarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    claims = getattr(request, "tessera_claims", None)
-                    if claims is None:
-                        claims = await _aclaims_for(
-                            request.headers.get("Authorization"), verifier or get_verifier()
-                        )
-                        request.tessera_claims = claims
-                    check_role(claims, roles)
+                    await _aadmit(request, roles, verifier)
                 except Refusal as refusal:
                     return refusal_response(refusal)
                 return await view(request, *args, **kwargs)
@@ -194,13 +195,7 @@ def require(
         @functools.wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             try:
-                claims = getattr(request, "tessera_claims", None)
-                if claims is None:
-                    claims = _claims_for(
-                        request.headers.get("Authorization"), verifier or get_verifier()
-                    )
-                    request.tessera_claims = claims
-                check_role(claims, roles)
+                _admit(request, roles, verifier)
             except Refusal as refusal:
                 return refusal_response(refusal)
             return view(request, *args, **kwargs)
@@ -210,140 +205,14 @@ def require(
     return decorate
 
 
-# Django REST framework (imported only when used) ------------------------------------------
+# Django REST framework's classes moved to tessera.verify.drf; the old dotted paths (e.g.
+# "tessera.verify.django.TesseraAuthentication" in REST_FRAMEWORK) still resolve.
+_MOVED_TO_DRF = frozenset({"HasRole", "TesseraAuthentication", "TesseraUser", "exception_handler"})
 
 
-class TesseraUser:
-    """The user of a request with a valid access token: `username`, `pk` and `id` are the
-    token's subject, `claims` its `AccessClaims`. Not a database user."""
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_DRF:
+        from tessera.verify import drf
 
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_staff = False
-    is_superuser = False
-
-    def __init__(self, claims: AccessClaims) -> None:
-        self.claims = claims
-
-    @property
-    def username(self) -> str:
-        return self.claims.sub
-
-    @property
-    def pk(self) -> str:
-        return self.claims.sub
-
-    @property
-    def id(self) -> str:
-        return self.claims.sub
-
-    @property
-    def role(self) -> str:
-        return self.claims.role
-
-    def get_username(self) -> str:
-        return self.claims.sub
-
-    def __str__(self) -> str:
-        return self.claims.sub
-
-    def __repr__(self) -> str:
-        return f"TesseraUser({self.claims.sub!r}, role={self.claims.role!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TesseraUser) and other.claims.sub == self.claims.sub
-
-    def __hash__(self) -> int:
-        return hash(self.claims.sub)
-
-
-class TesseraAuthentication:
-    """DRF authentication by bearer access token: `(TesseraUser, AccessClaims)`, None for a
-    request without a bearer token, `AuthenticationFailed` (401 `invalid_token`) for a bad one.
-    Set `verifier` on a subclass to use another than `settings.TESSERA_VERIFIER`."""
-
-    verifier: Verifier | None = None
-
-    def authenticate(self, request: Any) -> tuple[TesseraUser, AccessClaims] | None:
-        authorization = request.headers.get("Authorization")
-        if not _is_bearer(authorization):
-            return None  # no credentials, or another scheme's: not ours to refuse
-        try:
-            claims = _claims_for(authorization, self.verifier or get_verifier())
-        except Refusal as refusal:
-            _raise_for_drf(request, refusal)
-        return TesseraUser(claims), claims
-
-    def authenticate_header(self, request: Any) -> str:
-        refusal: Refusal | None = getattr(request, _REFUSAL_ATTR, None)
-        if refusal is not None:
-            return refusal.headers["WWW-Authenticate"]
-        return challenge()
-
-
-def HasRole(role: str | Collection[str] | None = None) -> type[Any]:
-    """A DRF permission class: a valid access token (401 without) with `role`, one role or a
-    collection (any of; 403 `insufficient_scope` without). `HasRole()`: any valid token.
-
-    It raises its refusal itself, so the answer carries the RFC 6750 challenge: compose it
-    with `&`, not `|` or `~` (pass several roles for "any of")."""
-    from rest_framework.permissions import BasePermission
-
-    roles = roles_of(role)
-
-    def has_permission(self: Any, request: Any, view: Any) -> bool:
-        user = request.user
-        if not isinstance(user, TesseraUser):
-            try:  # no Authorization header, or another scheme's
-                bearer_token(request.headers.get("Authorization"))
-            except Refusal as refusal:
-                _raise_for_drf(request, refusal)
-            # A bearer token, yet no TesseraUser: TesseraAuthentication is not configured, or
-            # an authentication class listed before it claimed the request.
-            _raise_for_drf(request, invalid_token("bearer token not authenticated by Tessera"))
-        try:
-            check_role(user.claims, roles)
-        except Refusal as refusal:
-            _raise_for_drf(request, refusal)
-        return True
-
-    name = "HasRole" if roles is None else "HasRole_" + "_".join(sorted(roles))
-    permission: type[Any] = type(
-        name, (BasePermission,), {"has_permission": has_permission, "roles": roles}
-    )
-    return permission
-
-
-def _raise_for_drf(request: Any, refusal: Refusal) -> NoReturn:
-    """Raise `refusal` as the DRF exception that renders it: the contract's body as the detail,
-    the challenge as the header (for a 401 DRF asks `authenticate_header`, which reads it
-    back from the request)."""
-    from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
-
-    if refusal.status == 401:
-        setattr(request, _REFUSAL_ATTR, refusal)
-        raise AuthenticationFailed(detail=refusal.body, code=refusal.error)
-    denied = PermissionDenied(detail=refusal.body, code=refusal.error)
-    denied.status_code = refusal.status
-    denied.auth_header = refusal.headers.get("WWW-Authenticate")
-    raise denied
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
-    """DRF's exception handler, with the contract's body on DRF's own 401s (e.g. from
-    `IsAuthenticated`) as well: `{"error": "invalid_token", "error_description": …}`."""
-    from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
-    from rest_framework.views import exception_handler as drf_exception_handler
-
-    response = drf_exception_handler(exc, context)
-    if (
-        response is not None
-        and isinstance(exc, NotAuthenticated | AuthenticationFailed)
-        and not isinstance(exc.detail, dict)
-    ):
-        refusal = (
-            missing_token() if isinstance(exc, NotAuthenticated) else invalid_token(str(exc.detail))
-        )
-        response.data = refusal.body
-    return response
+        return getattr(drf, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """Static web assets shipped in the package: `tessera.js`, the demo app, the JWT decoder."""
 
-from tessera.web.assets import ASSET_TYPES, asset, decoder_page, demo_page
+from tessera.web.assets import ASSET_TYPES, asset, client_modules, decoder_page, demo_page
 
-__all__ = ["ASSET_TYPES", "asset", "decoder_page", "demo_page"]
+__all__ = ["ASSET_TYPES", "asset", "client_modules", "decoder_page", "demo_page"]

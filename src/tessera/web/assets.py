@@ -23,6 +23,14 @@ def asset(name: str) -> bytes:
     return files("tessera.web").joinpath("static", name).read_bytes()
 
 
+@cache
+def client_modules() -> frozenset[str]:
+    """The modules `tessera.js` imports, in `static/tessera/`: served beside it, at
+    `{prefix}/tessera/NAME`, with its content type (`asset(f"tessera/{name}")`)."""
+    folder = files("tessera.web").joinpath("static", "tessera")
+    return frozenset(entry.name for entry in folder.iterdir() if entry.name.endswith(".js"))
+
+
 def _sha256(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
 

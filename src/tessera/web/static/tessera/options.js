@@ -1,0 +1,54 @@
+/**
+ * `createAuth`'s options, with their defaults filled in.
+ * @module tessera/options
+ */
+
+import { trustedOrigins } from "./origins.js";
+
+/**
+ * @typedef {object} AuthOptions
+ * @property {string} [baseUrl] the auth prefix, default "/auth"
+ * @property {string[]} [apiOrigins] other origins that get the access token, e.g. ["https://api.example.com"]
+ * @property {RequestCredentials} [credentials] "same-origin" (default) or "include" for another origin
+ * @property {number} [lockTimeoutMs] how long to wait for another tab's refresh (default 10 s)
+ * @property {number} [refreshTimeoutMs] abort a refresh after this long (default 10 s)
+ * @property {boolean} [proactive] run the refresh timer in the visible tab (default true)
+ * @property {typeof fetch} [fetch] for tests
+ * @property {() => number} [now] for tests (ms since the epoch)
+ * @property {{request: Function} | null} [locks] for tests; default navigator.locks
+ * @property {BroadcastChannel | null} [channel] for tests; default a BroadcastChannel
+ * @property {{setTimeout: Function, clearTimeout: Function}} [timers] for tests
+ * @property {Storage | null} [storage] for tests; default localStorage (holds a time, no token)
+ * @property {string} [pageUrl] for tests; default the page's origin, relative URLs resolved against its base
+ */
+
+/** @param {AuthOptions} options */
+export function configure(options) {
+  const baseUrl = (options.baseUrl ?? "/auth").replace(/\/$/, "");
+  const hasDocument = typeof document !== "undefined";
+  // The page's own origin is its location's: a `<base href>` pointing elsewhere earns no token.
+  const ownOrigin = options.pageUrl ? new URL(options.pageUrl).origin : globalThis.location?.origin;
+  return {
+    baseUrl,
+    credentials: options.credentials ?? "same-origin",
+    lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
+    refreshTimeoutMs: options.refreshTimeoutMs ?? 10_000,
+    doFetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+    now: options.now ?? (() => Date.now()),
+    timers: options.timers ?? globalThis,
+    locks: options.locks !== undefined ? options.locks : globalThis.navigator?.locks ?? null,
+    channel:
+      options.channel !== undefined
+        ? options.channel
+        : typeof BroadcastChannel !== "undefined"
+          ? new BroadcastChannel(`tessera:${baseUrl}`)
+          : null,
+    hasDocument,
+    // Set (to a time, never a token) inside the refresh lock: a tab that gets the lock right
+    // after another tab's refresh knows to wait for that tab's broadcast instead of rotating again.
+    storage: options.storage !== undefined ? options.storage : globalThis.localStorage ?? null,
+    marker: `tessera:refreshed:${baseUrl}`,
+    proactive: (options.proactive ?? true) && hasDocument,
+    origins: trustedOrigins(options.apiOrigins ?? [], ownOrigin),
+  };
+}
