@@ -51,7 +51,6 @@ from rest_framework.test import APIClient  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 from tessera.verify import django as tessera_django  # noqa: E402
-from tessera.verify import drf as tessera_drf  # noqa: E402
 from tessera.verify.django import get_verifier, require  # noqa: E402
 from tessera.verify.drf import (  # noqa: E402
     HasRole,
@@ -427,13 +426,3 @@ def test_setting_that_is_not_a_verifier(value: object) -> None:
 
     with override_settings(TESSERA_VERIFIER=value), pytest.raises(ImproperlyConfigured):
         tessera_django.get_verifier()
-
-
-def test_the_drf_names_still_resolve_from_their_old_module() -> None:
-    """Settings written before the split name `tessera.verify.django.TesseraAuthentication`."""
-    from django.utils.module_loading import import_string
-
-    for name in ("HasRole", "TesseraAuthentication", "TesseraUser", "exception_handler"):
-        assert import_string(f"tessera.verify.django.{name}") is getattr(tessera_drf, name)
-    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        tessera_django.nothing  # noqa: B018

@@ -203,16 +203,3 @@ def require(
         return guarded
 
     return decorate
-
-
-# Django REST framework's classes moved to tessera.verify.drf; the old dotted paths (e.g.
-# "tessera.verify.django.TesseraAuthentication" in REST_FRAMEWORK) still resolve.
-_MOVED_TO_DRF = frozenset({"HasRole", "TesseraAuthentication", "TesseraUser", "exception_handler"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_DRF:
-        from tessera.verify import drf
-
-        return getattr(drf, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
