@@ -4,11 +4,13 @@ a frozen clock, plus one run of the real console script."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import hmac
 import http.server
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -25,8 +27,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import OctKey
 from typer.testing import CliRunner
 
+import tessera
 from tessera.cli import decode as decode_module
 from tessera.cli.main import app
+from tessera.inspect import KeyInputError, examine, jwks_from, span
 from tessera.tokens import AccessTokenPolicy, SigningKey, from_secret, generate_key
 from tessera.tokens.strict_json import StrictJSONError, b64url_decode, b64url_encode
 
@@ -198,19 +202,19 @@ def test_not_yet_valid_exits_1(keys: dict[str, SigningKey]) -> None:
 
 
 def test_span_keeps_two_largest_units() -> None:
-    assert decode_module.span(252) == "4 m 12 s"
-    assert decode_module.span(3 * 3600 + 5) == "3 h"
-    assert decode_module.span(90061) == "1 d 1 h"
-    assert decode_module.span(-59.6) == "1 m"
-    assert decode_module.span(0.2) == "0 s"
+    assert span(252) == "4 m 12 s"
+    assert span(3 * 3600 + 5) == "3 h"
+    assert span(90061) == "1 d 1 h"
+    assert span(-59.6) == "1 m"
+    assert span(0.2) == "0 s"
 
 
 def test_examine_takes_the_clock_as_an_argument(keys: dict[str, SigningKey]) -> None:
     token = mint(keys["ES256"], issued=NOW, ttl=900)
-    assert decode_module.examine(token, now=NOW + 899).status == "valid"
-    assert decode_module.examine(token, now=NOW + 900).status == "expired"
-    assert decode_module.examine(token, now=NOW + 900, leeway=1).status == "valid"
-    assert decode_module.examine(token, now=NOW - 1).status == "not_yet_valid"
+    assert examine(token, now=NOW + 899).status == "valid"
+    assert examine(token, now=NOW + 900).status == "expired"
+    assert examine(token, now=NOW + 900, leeway=1).status == "valid"
+    assert examine(token, now=NOW - 1).status == "not_yet_valid"
 
 
 # malformed input ------------------------------------------------------------------------------
@@ -465,8 +469,11 @@ def test_jwks_file_picks_the_key_by_kid(keys: dict[str, SigningKey], tmp_path: P
 
 class _JWKSHandler(http.server.BaseHTTPRequestHandler):
     bodies: ClassVar[dict[str, bytes]] = {}
+    authorizations: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
+        if "Authorization" in self.headers:
+            self.authorizations.append(self.headers["Authorization"])
         body = self.bodies.get(self.path)
         if body is None:
             self.send_error(404)
@@ -485,6 +492,7 @@ class _JWKSHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def jwks_server(keys: dict[str, SigningKey]) -> Iterator[str]:
+    _JWKSHandler.authorizations = []
     _JWKSHandler.bodies = {
         "/jwks.json": json.dumps({"keys": [keys["EdDSA"].public_jwk()]}).encode(),
         "/huge.json": b" " * (1024 * 1024 + 1),
@@ -511,12 +519,64 @@ def test_jwks_url(jwks_server: str, keys: dict[str, SigningKey]) -> None:
     assert missing.code == 2 and "answered HTTP 404" in missing.err, missing
     for path in ("/huge.json", "/stream-huge.json"):
         huge = run("--jwks", f"{jwks_server}{path}", token)
-        assert huge.code == 2 and "larger than 1 MiB" in huge.err, huge
+        assert huge.code == 2 and "larger than 1048576 bytes" in huge.err, huge
+
+
+@pytest.fixture
+def dripping_server() -> Iterator[str]:
+    """A server that answers "200 OK" and then one byte of headers every 0.1 s, forever: every
+    read is quick, so only a deadline on the whole request ends it."""
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+
+    def drip() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.wait(0.1):
+                    conn.sendall(b"a")
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/jwks.json"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.slow
+def test_a_dripping_jwks_server_is_cut_off_at_the_deadline(dripping_server: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(KeyInputError, match="no complete answer within 1 s"):
+        jwks_from(dripping_server, timeout=1.0)
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.slow
+def test_jwks_url_credentials_go_as_basic_auth_and_never_into_messages(
+    jwks_server: str, keys: dict[str, SigningKey]
+) -> None:
+    with_credentials = jwks_server.replace("http://", "http://reader:hunter2@")
+    token = mint(keys["EdDSA"])
+    result = run("--jwks", f"{with_credentials}/jwks.json", token)
+    assert result.code == 0, result
+    assert _JWKSHandler.authorizations == ["Basic cmVhZGVyOmh1bnRlcjI="]  # reader:hunter2
+    assert "hunter2" not in result.out and "JWKS http://***@127.0.0.1" in result.out
+    missing = run("--jwks", f"{with_credentials}/nope.json", token)
+    assert missing.code == 2 and "http://***@127.0.0.1" in missing.err, missing
+    assert "hunter2" not in missing.err + missing.out
 
 
 def test_jwks_url_must_be_https_unless_local(keys: dict[str, SigningKey]) -> None:
     result = run("--jwks", "http://jwks.example.invalid/keys", mint(keys["EdDSA"]))
-    assert result.code == 2 and "must use https" in result.err, result
+    assert result.code == 2 and "must be https" in result.err, result
 
 
 def test_algorithm_confusion_is_refused(keys: dict[str, SigningKey], tmp_path: Path) -> None:
@@ -569,3 +629,61 @@ def test_console_script_reads_the_token_from_stdin(keys: dict[str, SigningKey]) 
     assert '"sub": "user-1"' in done.stdout
     assert "VALID (expires in " in done.stdout
     assert "\x1b" not in done.stdout
+
+
+# the light install ----------------------------------------------------------------------------
+
+HEAVY = {"fastapi", "starlette", "sqlalchemy", "asyncpg", "argon2", "alembic", "pydantic"}
+HEAVY |= {"pydantic_settings", "uvicorn", "redis", "limits", "prometheus_client", "aiosqlite"}
+SERVER_PARTS = ("http", "oauth", "service", "settings", "store", "sessions", "users", "keys")
+
+
+def source_of(name: str) -> Path | None:
+    """The file of Tessera's module `name`, or `None` if it is not a module (a class, say)."""
+    base = Path(tessera.__file__).parent.parent / name.replace(".", "/")
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports (absolute imports; Tessera's code uses no others)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if source_of(f"{node.module}.{alias.name}") is not None
+            )
+    return found
+
+
+def test_the_inspection_core_imports_nothing_of_the_server() -> None:
+    """`tessera decode` belongs to the light install: following the imports of the decode
+    command, `tessera.inspect` and `tessera.hazmat` (statically, module by module) reaches no
+    web framework, ORM, driver, hasher or server part. (That the package roots above them
+    import nothing heavy is the light install's own test.)"""
+    seen: set[str] = set()
+    pending = ["tessera.cli.decode", "tessera.inspect", "tessera.hazmat"]
+    outside: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = source_of(name)
+        assert path is not None, name
+        for module in imported_modules(path):
+            if module.startswith("tessera."):
+                pending.append(module)
+            else:
+                outside.add(module.split(".")[0])
+    assert "tessera.inspect.examine" in seen and "tessera.tokens.jwk" in seen
+    assert not outside & HEAVY, outside & HEAVY
+    server = {m for m in seen if m.split(".")[1] in SERVER_PARTS}
+    assert not server, server
