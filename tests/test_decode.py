@@ -30,8 +30,15 @@ from typer.testing import CliRunner
 import tessera
 from tessera.cli import decode as decode_module
 from tessera.cli.main import app
-from tessera.inspect import KeyInputError, examine, jwks_from, span
-from tessera.tokens import AccessTokenPolicy, SigningKey, from_secret, generate_key
+from tessera.hazmat import check_signature
+from tessera.inspect import KeyInputError, examine, jwks_from, jwks_keys, span
+from tessera.tokens import (
+    AccessTokenPolicy,
+    InvalidToken,
+    SigningKey,
+    from_secret,
+    generate_key,
+)
 from tessera.tokens.strict_json import StrictJSONError, b64url_decode, b64url_encode
 
 NOW = 1_800_000_000.0
@@ -465,6 +472,35 @@ def test_jwks_file_picks_the_key_by_kid(keys: dict[str, SigningKey], tmp_path: P
         "--jwks", str(write_jwks(tmp_path / "empty.json", entries[:3])), mint(keys["ES256"])
     )
     assert empty.code == 2 and "no usable signature key" in empty.err, empty
+
+
+def test_jwks_rules_are_the_verifiers(keys: dict[str, SigningKey], tmp_path: Path) -> None:
+    """The verifier's JWKS parser: a kid seen twice means the first entry; the second is
+    listed among the skipped ones."""
+    impostor = generate_key("ES256")
+    real = keys["ES256"]
+    entries = [
+        {**(impostor.public_jwk() or {}), "kid": real.kid},
+        real.public_jwk() or {},
+        {**(keys["RS256"].public_jwk() or {}), "kid": "rsa"},
+    ]
+    jwks = str(write_jwks(tmp_path / "jwks.json", entries))
+    result = run("--json", "--jwks", jwks, mint(real))
+    assert result.code == 2, result
+    assert result.json()["signature_detail"] == "NOT verified: signature does not verify"
+    skipped = jwks_keys(Path(jwks).read_bytes(), "the JWKS").skipped
+    assert skipped == (f'"{real.kid}": a duplicate kid: the first entry with it is used',)
+
+
+def test_hazmat_checks_the_signature_and_nothing_else(keys: dict[str, SigningKey]) -> None:
+    """Why it is hazardous: a token expired a year ago, for nobody, passes."""
+    key = keys["ES256"]
+    stale = mint(key, issued=NOW - 366 * 86400)
+    check_signature(stale, key)
+    with pytest.raises(InvalidToken, match="does not verify"):
+        check_signature(stale, generate_key("ES256"))
+    with pytest.raises(InvalidToken, match="the key is RS256"):
+        check_signature(stale, keys["RS256"])
 
 
 class _JWKSHandler(http.server.BaseHTTPRequestHandler):
