@@ -1,39 +1,36 @@
-"""`tessera decode`: decoding, dates, warnings, exit codes, and signature checks with keys the
-user names (PEM, HMAC secret on stdin, JWKS file or URL). In-process through typer's runner with
-a frozen clock, plus one run of the real console script."""
+"""`tessera decode`: decoding, dates, warnings, exit codes, output; in-process through typer's
+runner with a frozen clock, plus one run of the real console script. Signatures and keys:
+test_decode_keys.py."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
-import http.server
-import json
+import ast
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc.jwk import OctKey
-from typer.testing import CliRunner
 
-from tessera.cli import decode as decode_module
-from tessera.cli.main import app
-from tessera.tokens import AccessTokenPolicy, SigningKey, from_secret, generate_key
+import tessera
+from tessera.inspect import examine, span
+from tessera.tokens import SigningKey
 from tessera.tokens.strict_json import StrictJSONError, b64url_decode, b64url_encode
+from tests.decode_support import (
+    NOW,
+    claims,
+    freeze,
+    mint,
+    new_keys,
+    public_pem,
+    run,
+    segment,
+    unsigned,
+)
 
-NOW = 1_800_000_000.0
-POLICY = AccessTokenPolicy(issuer="https://auth.test", audience="tessera-tests")
 SCRIPT = Path(sys.executable).with_name("tessera")
-SECRET = "a shared secret of well over thirty-two bytes"
 JSON_KEYS = {
     "header",
     "claims",
@@ -51,71 +48,14 @@ NAN_PAYLOAD = b64url_encode(b'{"exp": NaN}')
 INDIA = timezone(timedelta(hours=5, minutes=30))
 
 
-# keys and tokens ----------------------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
 def keys() -> dict[str, SigningKey]:
-    return {alg: generate_key(alg) for alg in ("RS256", "ES256", "EdDSA")}
-
-
-def mint(key: SigningKey, issued: float = NOW, ttl: float = 900) -> str:
-    token, _ = POLICY.mint(key, sub="user-1", role="user", sid="sess-1", now=issued, ttl=ttl)
-    return token
-
-
-def segment(value: dict[str, Any]) -> str:
-    return b64url_encode(json.dumps(value, separators=(",", ":")).encode())
-
-
-def unsigned(header: dict[str, Any], claims: dict[str, Any], signature: str = "") -> str:
-    return f"{segment(header)}.{segment(claims)}.{signature}"
-
-
-def claims(**extra: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "iss": "https://auth.test",
-        "sub": "user-1",
-        "iat": NOW,
-        "exp": NOW + 60,
-    }
-    base.update(extra)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def hs256(header: dict[str, Any], body: dict[str, Any], secret: bytes) -> str:
-    signing_input = f"{segment(header)}.{segment(body)}"
-    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url_encode(mac)}"
-
-
-def public_pem(key: SigningKey, directory: Path) -> Path:
-    path = directory / f"{key.alg}.pem"
-    assert not isinstance(key.key, OctKey)
-    path.write_bytes(key.key.as_pem(private=False))
-    return path
-
-
-# running the command ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def __str__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-    def json(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.out)
-        return value
+    return new_keys()
 
 
 @pytest.fixture(autouse=True)
 def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(decode_module, "now", lambda: NOW)
+    freeze(monkeypatch)
 
 
 @pytest.fixture
@@ -126,16 +66,6 @@ def india_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-def run(
-    *args: str, input: str | None = None, color: bool = False, env: dict[str, str] | None = None
-) -> Run:
-    result = CliRunner().invoke(app, ["decode", *args], input=input, color=color, env=env)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert "Traceback" not in result.output
-    return Run(result.exit_code, result.stdout, result.stderr)
 
 
 def utc_iso(timestamp: float) -> str:
@@ -198,19 +128,19 @@ def test_not_yet_valid_exits_1(keys: dict[str, SigningKey]) -> None:
 
 
 def test_span_keeps_two_largest_units() -> None:
-    assert decode_module.span(252) == "4 m 12 s"
-    assert decode_module.span(3 * 3600 + 5) == "3 h"
-    assert decode_module.span(90061) == "1 d 1 h"
-    assert decode_module.span(-59.6) == "1 m"
-    assert decode_module.span(0.2) == "0 s"
+    assert span(252) == "4 m 12 s"
+    assert span(3 * 3600 + 5) == "3 h"
+    assert span(90061) == "1 d 1 h"
+    assert span(-59.6) == "1 m"
+    assert span(0.2) == "0 s"
 
 
 def test_examine_takes_the_clock_as_an_argument(keys: dict[str, SigningKey]) -> None:
     token = mint(keys["ES256"], issued=NOW, ttl=900)
-    assert decode_module.examine(token, now=NOW + 899).status == "valid"
-    assert decode_module.examine(token, now=NOW + 900).status == "expired"
-    assert decode_module.examine(token, now=NOW + 900, leeway=1).status == "valid"
-    assert decode_module.examine(token, now=NOW - 1).status == "not_yet_valid"
+    assert examine(token, now=NOW + 899).status == "valid"
+    assert examine(token, now=NOW + 900).status == "expired"
+    assert examine(token, now=NOW + 900, leeway=1).status == "valid"
+    assert examine(token, now=NOW - 1).status == "not_yet_valid"
 
 
 # malformed input ------------------------------------------------------------------------------
@@ -358,182 +288,6 @@ def test_json_output_shape(keys: dict[str, SigningKey]) -> None:
     assert set(times["nbf"]) == {"value", "utc", "local", "relative", "from_now"}
 
 
-# signatures -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
-def test_pem_key_verifies(alg: str, keys: dict[str, SigningKey], tmp_path: Path) -> None:
-    key = keys[alg]
-    token = mint(key)
-    result = run("--key", str(public_pem(key, tmp_path)), token)
-    assert result.code == 0, result
-    assert f"signature verified with {alg} key {key.kid}" in result.out
-    body = run("--json", "--key", str(public_pem(key, tmp_path)), token).json()
-    assert body["signature"] == "verified"
-    assert body["key"] == {"kid": key.kid, "alg": alg, "source": f"--key {tmp_path}/{alg}.pem"}
-
-
-def test_private_pem_works_with_a_note(keys: dict[str, SigningKey], tmp_path: Path) -> None:
-    key = keys["EdDSA"]
-    assert not isinstance(key.key, OctKey)
-    pem = tmp_path / "private.pem"
-    pem.write_bytes(key.key.as_pem(private=True))
-    result = run("--key", str(pem), mint(key))
-    assert result.code == 0, result
-    assert "holds a private key" in result.err
-
-
-def test_wrong_pem_key_exits_2(keys: dict[str, SigningKey], tmp_path: Path) -> None:
-    token = mint(keys["ES256"])
-    other = generate_key("ES256")
-    result = run("--key", str(public_pem(other, tmp_path)), token)
-    assert result.code == 2, result
-    assert "INVALID SIGNATURE" in result.out
-    assert "signature NOT verified: signature does not verify" in result.out
-    different_type = run("--key", str(public_pem(keys["RS256"], tmp_path)), token)
-    assert different_type.code == 2
-    assert "the key is RS256" in different_type.out
-
-
-def test_bad_signature_beats_expiry(keys: dict[str, SigningKey], tmp_path: Path) -> None:
-    token = mint(keys["ES256"], issued=NOW - 7200)
-    result = run("--json", "--key", str(public_pem(generate_key("ES256"), tmp_path)), token)
-    assert result.code == 2
-    assert result.json()["status"] == "expired" and result.json()["signature"] == "invalid"
-
-
-def test_unusable_key_files_exit_2(tmp_path: Path, keys: dict[str, SigningKey]) -> None:
-    token = mint(keys["ES256"])
-    missing = run("--key", str(tmp_path / "nope.pem"), token)
-    assert missing.code == 2 and "cannot read key file" in missing.err
-    junk = tmp_path / "junk.pem"
-    junk.write_text("not a key")
-    result = run("--key", str(junk), token)
-    assert result.code == 2 and "is not a PEM file" in result.err, result
-    p384 = tmp_path / "p384.pem"
-    p384.write_bytes(
-        ec.generate_private_key(ec.SECP384R1())
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    unsupported = run("--key", str(p384), token)
-    assert unsupported.code == 2 and "supported key types" in unsupported.err, unsupported
-    both = run("--key", str(junk), "--jwks", str(junk), token)
-    assert both.code == 2 and "only one of" in both.err
-
-
-def test_hmac_secret_from_stdin() -> None:
-    key = from_secret(SECRET.encode())
-    token = mint(key)
-    result = run("--secret-stdin", token, input=SECRET + "\n")
-    assert result.code == 0, result
-    assert "signature verified with HS256" in result.out
-    wrong = run("--secret-stdin", token, input="another secret that is long enough, too\n")
-    assert wrong.code == 2 and "signature NOT verified" in wrong.out, wrong
-    short = run("--secret-stdin", token, input="short\n")
-    assert short.code == 2 and "at least 32 bytes" in short.err, short
-    from_stdin = run("--secret-stdin", "-", input=SECRET)
-    assert from_stdin.code == 2 and "give the token as an argument" in from_stdin.err
-
-
-def write_jwks(path: Path, entries: list[dict[str, Any]]) -> Path:
-    path.write_text(json.dumps({"keys": entries}))
-    return path
-
-
-def test_jwks_file_picks_the_key_by_kid(keys: dict[str, SigningKey], tmp_path: Path) -> None:
-    entries: list[dict[str, Any]] = [
-        {"kty": "oct", "kid": "hmac", "k": b64url_encode(SECRET.encode())},  # skipped
-        {**(keys["EdDSA"].public_jwk() or {}), "use": "enc"},  # skipped
-        {"kty": "EC", "crv": "P-256", "x": "junk", "y": "junk", "kid": "broken"},  # skipped
-        keys["RS256"].public_jwk() or {},
-        keys["ES256"].public_jwk() or {},
-    ]
-    jwks = str(write_jwks(tmp_path / "jwks.json", entries))
-    for alg in ("RS256", "ES256"):
-        result = run("--jwks", jwks, mint(keys[alg]))
-        assert result.code == 0, result
-        assert f"signature verified with {alg} key {keys[alg].kid} from JWKS file" in result.out
-    unknown = run("--jwks", jwks, mint(keys["EdDSA"]))
-    assert unknown.code == 2, unknown
-    assert f'no usable key with kid "{keys["EdDSA"].kid}"' in unknown.out
-    empty = run(
-        "--jwks", str(write_jwks(tmp_path / "empty.json", entries[:3])), mint(keys["ES256"])
-    )
-    assert empty.code == 2 and "no usable signature key" in empty.err, empty
-
-
-class _JWKSHandler(http.server.BaseHTTPRequestHandler):
-    bodies: ClassVar[dict[str, bytes]] = {}
-
-    def do_GET(self) -> None:
-        body = self.bodies.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        if not self.path.startswith("/stream"):
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)  # the client may stop reading at its size cap
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def jwks_server(keys: dict[str, SigningKey]) -> Iterator[str]:
-    _JWKSHandler.bodies = {
-        "/jwks.json": json.dumps({"keys": [keys["EdDSA"].public_jwk()]}).encode(),
-        "/huge.json": b" " * (1024 * 1024 + 1),
-        "/stream-huge.json": b" " * (1024 * 1024 + 1),  # no Content-Length: read until close
-    }
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _JWKSHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@pytest.mark.slow
-def test_jwks_url(jwks_server: str, keys: dict[str, SigningKey]) -> None:
-    token = mint(keys["EdDSA"])
-    result = run("--jwks", f"{jwks_server}/jwks.json", token)
-    assert result.code == 0, result
-    assert f"signature verified with EdDSA key {keys['EdDSA'].kid} from JWKS http://" in result.out
-    missing = run("--jwks", f"{jwks_server}/nope.json", token)
-    assert missing.code == 2 and "answered HTTP 404" in missing.err, missing
-    for path in ("/huge.json", "/stream-huge.json"):
-        huge = run("--jwks", f"{jwks_server}{path}", token)
-        assert huge.code == 2 and "larger than 1 MiB" in huge.err, huge
-
-
-def test_jwks_url_must_be_https_unless_local(keys: dict[str, SigningKey]) -> None:
-    result = run("--jwks", "http://jwks.example.invalid/keys", mint(keys["EdDSA"]))
-    assert result.code == 2 and "must use https" in result.err, result
-
-
-def test_algorithm_confusion_is_refused(keys: dict[str, SigningKey], tmp_path: Path) -> None:
-    rsa = keys["RS256"]
-    pem = public_pem(rsa, tmp_path)
-    header = {"alg": "HS256", "kid": rsa.kid, "typ": "at+jwt"}
-    forged = hs256(header, claims(), pem.read_bytes())
-    result = run("--key", str(pem), forged)
-    assert result.code == 2, result
-    assert "alg is 'HS256'; the key is RS256" in result.out
-    jwks = write_jwks(tmp_path / "jwks.json", [rsa.public_jwk() or {}])
-    assert run("--jwks", str(jwks), forged).code == 2
-    as_secret = run("--secret-stdin", forged, input=pem.read_text())
-    assert as_secret.code == 2, as_secret
-    assert "not a shared secret" in as_secret.err.lower()
-
-
 # output safety --------------------------------------------------------------------------------
 
 
@@ -569,3 +323,61 @@ def test_console_script_reads_the_token_from_stdin(keys: dict[str, SigningKey]) 
     assert '"sub": "user-1"' in done.stdout
     assert "VALID (expires in " in done.stdout
     assert "\x1b" not in done.stdout
+
+
+# the light install ----------------------------------------------------------------------------
+
+HEAVY = {"fastapi", "starlette", "sqlalchemy", "asyncpg", "argon2", "alembic", "pydantic"}
+HEAVY |= {"pydantic_settings", "uvicorn", "redis", "limits", "prometheus_client", "aiosqlite"}
+SERVER_PARTS = ("http", "oauth", "service", "settings", "store", "sessions", "users", "keys")
+
+
+def source_of(name: str) -> Path | None:
+    """The file of Tessera's module `name`, or `None` if it is not a module (a class, say)."""
+    base = Path(tessera.__file__).parent.parent / name.replace(".", "/")
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports (absolute imports; Tessera's code uses no others)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if source_of(f"{node.module}.{alias.name}") is not None
+            )
+    return found
+
+
+def test_the_inspection_core_imports_nothing_of_the_server() -> None:
+    """`tessera decode` belongs to the light install: following the imports of the decode
+    command, `tessera.inspect` and `tessera.hazmat` (statically, module by module) reaches no
+    web framework, ORM, driver, hasher or server part. (That the package roots above them
+    import nothing heavy is the light install's own test.)"""
+    seen: set[str] = set()
+    pending = ["tessera.cli.decode", "tessera.inspect", "tessera.hazmat"]
+    outside: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = source_of(name)
+        assert path is not None, name
+        for module in imported_modules(path):
+            if module.startswith("tessera."):
+                pending.append(module)
+            else:
+                outside.add(module.split(".")[0])
+    assert "tessera.inspect.examine" in seen and "tessera.tokens.jwk" in seen
+    assert not outside & HEAVY, outside & HEAVY
+    server = {m for m in seen if m.split(".")[1] in SERVER_PARTS}
+    assert not server, server

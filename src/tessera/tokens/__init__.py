@@ -5,7 +5,6 @@ from tessera.tokens.access import (
     AccessTokenPolicy,
     InvalidToken,
     KeyLookup,
-    check_signature,
 )
 from tessera.tokens.jwk import (
     ALGORITHMS,
@@ -29,7 +28,6 @@ __all__ = [
     "KeyLookup",
     "KeyMaterialError",
     "SigningKey",
-    "check_signature",
     "from_public_jwk",
     "from_public_pem",
     "from_secret",

@@ -238,27 +238,3 @@ class AccessTokenPolicy:
             exp=exp,
             extra=extra,
         )
-
-
-def check_signature(token: str, key: SigningKey) -> None:
-    """Verify only the JWS signature of any compact JWT with `key` — the token's `alg` must be
-    the one the key is bound to. For the decoder; access tokens go through `verify`."""
-    parts = token.split(".")
-    if len(parts) != 3 or not token.isascii():
-        raise InvalidToken("malformed", "not a JWS in compact form")
-    try:
-        header = loads_object(b64url_decode(parts[0]))
-        signature = b64url_decode(parts[2])
-    except StrictJSONError as exc:
-        raise InvalidToken("malformed", f"bad header or signature: {exc}") from None
-    if header.get("alg") != key.alg:
-        shown = repr(header.get("alg"))[:40]
-        raise InvalidToken("wrong_algorithm", f"alg is {shown}; the key is {key.alg}")
-    if header.get("crit") is not None:
-        raise InvalidToken("unsupported_header", "crit extensions are not understood")
-    try:
-        valid = key.verify(f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
-    except Exception:  # noqa: BLE001 - a library failure on hostile input is a bad signature
-        valid = False
-    if not valid:
-        raise InvalidToken("bad_signature", "signature does not verify")

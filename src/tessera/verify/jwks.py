@@ -24,8 +24,10 @@ import httpx
 from tessera.clock import Clock, SystemClock
 from tessera.fetch import NO_KEEPALIVE, FetchError, bounded_get
 from tessera.remote import check_fetch_url, redact_url
-from tessera.tokens import SigningKey, from_public_jwk
-from tessera.tokens.strict_json import StrictJSONError, loads_object
+from tessera.tokens import SigningKey
+from tessera.tokens.jwks import JWKS, JWKSError, parse_jwks, read_jwks
+
+__all__ = ["MAX_JWKS_BYTES", "JWKSCache", "JWKSError", "parse_key_set", "read_key_set"]
 
 log = logging.getLogger("tessera.verify")
 
@@ -34,39 +36,21 @@ MAX_JWKS_BYTES = 256 * 1024  # a key set is a few KiB; a JWKS larger than this i
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*(\d+)", re.IGNORECASE)
 
 
-class JWKSError(Exception):
-    """The key set could not be fetched or read."""
-
-
 def parse_key_set(document: object) -> dict[str, SigningKey]:
-    """Usable verification keys of a JWKS document by `kid`; unusable entries are skipped
-    (symmetric keys, unknown types and algorithms, private members are never used)."""
-    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
-        raise JWKSError("not a JWKS: no 'keys' list")
-    keys: dict[str, SigningKey] = {}
-    for entry in document["keys"]:
-        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
-            continue
-        try:
-            key = from_public_jwk(entry)
-        except Exception as exc:  # noqa: BLE001 - joserfc raises KeyError for an unknown curve,
-            # among others: whatever it cannot import is an unusable entry.
-            log.debug("skipping JWKS entry %r: %s", entry.get("kid"), exc)
-            continue
-        if key.symmetric or key.kid in keys:
-            continue  # a JWKS never carries secrets; a duplicate kid is ambiguous
-        keys[key.kid] = key
-    return keys
+    """Usable verification keys of a JWKS document by `kid` (the rules: `tessera.tokens.jwks`);
+    skipped entries are logged at debug level."""
+    return _usable(parse_jwks(document))
 
 
 def read_key_set(body: bytes) -> dict[str, SigningKey]:
-    """`parse_key_set` of a fetched body, which must be strict JSON: UTF-8, bounded nesting,
-    no duplicate members (a JWKS that can be read two ways is not read)."""
-    try:
-        document = loads_object(body)
-    except StrictJSONError as exc:
-        raise JWKSError(f"JWKS is not strict JSON ({exc})") from None
-    return parse_key_set(document)
+    """`parse_key_set` of a fetched body, which must be strict JSON."""
+    return _usable(read_jwks(body))
+
+
+def _usable(jwks: JWKS) -> dict[str, SigningKey]:
+    for entry in jwks.skipped:
+        log.debug("skipping JWKS entry %r: %s", entry.kid, entry.reason)
+    return jwks.keys
 
 
 class JWKSCache:

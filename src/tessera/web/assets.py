@@ -1,13 +1,16 @@
 """Loading the files under `static/` and assembling the two pages with their CSPs.
 
 The decoder is one self-contained document — its script and style inlined and allowed by hash
-— so it works saved to disk and offline, and its CSP can say `connect-src 'none'`.
+— so it works saved to disk and offline, and its CSP can say `connect-src 'none'`. Its script
+is a module whose `import … from "./inspect.js"` is replaced by inspect.js itself (also a
+module, which Node's tests import), so the page loads nothing else.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -31,6 +34,18 @@ def client_modules() -> frozenset[str]:
     return frozenset(entry.name for entry in folder.iterdir() if entry.name.endswith(".js"))
 
 
+_LOCAL_IMPORT = re.compile(r'^import \{[^}]*\} from "\./([a-z]+\.js)";\n', re.MULTILINE)
+
+
+def inline_imports(source: str) -> str:
+    """A module script with each `import {…} from "./name.js"` replaced by that file's source:
+    the names it imports become declarations of the one script."""
+    inlined = _LOCAL_IMPORT.sub(lambda match: asset(match.group(1)).decode(), source)
+    if re.search(r"^\s*import\b", inlined, re.MULTILINE):
+        raise ValueError("an import the decoder page could not load (its CSP allows none)")
+    return inlined
+
+
 def _sha256(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
 
@@ -38,7 +53,7 @@ def _sha256(source: str) -> str:
 @cache
 def decoder_page() -> tuple[bytes, str]:
     """The decoder document and its Content-Security-Policy."""
-    script = asset("decoder.js").decode()
+    script = inline_imports(asset("decoder.js").decode())
     style = asset("decoder.css").decode()
     html = asset("decoder.html").decode().replace("{{style}}", style).replace("{{script}}", script)
     csp = "; ".join(

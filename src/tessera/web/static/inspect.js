@@ -1,0 +1,374 @@
+// Examining a JWT in the browser: the rules of `tessera decode` (the Python package
+// `tessera.inspect`), ported rule for rule so that the decoder page and the command say the
+// same things about the same token. One table of cases, tests/inspection_cases.json, holds
+// both to them (tests/test_inspection_cases.py, tests/js/inspect.test.mjs).
+//
+// What JavaScript cannot see, it cannot say the same way: JSON.parse reads 1.0 and 1 alike,
+// integers past 2^53 approximately, and lists integer-like member names first. So inside a
+// quoted value, such numbers and member orders may be worded differently from Python's; and
+// exactly ±9007199254740993 reads as 2^53, a NumericDate, where Python refuses it.
+
+const MAX_TOKEN_CHARS = 65536;
+const MAX_DEPTH = 256; // lenient reading: deeper is refused, as a recursive parser would
+const MAX_INTEGER_DIGITS = 4300; // lenient reading: CPython's int conversion limit
+const STRICT_NESTING = 32; // strict reading (tessera.tokens.strict_json)
+const MAX_SHOWN = 200;
+const MAX_NUMERIC_DATE = 2 ** 53;
+const MAX_LIFETIME = 86400;
+const TIME_CLAIMS = ["exp", "nbf", "iat"];
+const KEY_HEADERS = ["jku", "x5u", "jwk", "x5c"];
+const ACCESS_TOKEN_TYPES = ["at+jwt", "application/at+jwt"];
+// Python's str.strip() removes exactly these (str.isspace).
+const SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const EDGE_SPACE = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "g");
+const ITEM = /"(?:[^"\\]|\\[\s\S])*"|[[{]|[\]}]|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/g;
+const UTF8 = () => new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+const own = (object, name) => (Object.hasOwn(object, name) ? object[name] : undefined);
+
+/** `text` without the white space Python's `str.strip()` removes. */
+export function strip(text) {
+  return text.replace(EDGE_SPACE, "");
+}
+
+// wording ------------------------------------------------------------------------------------
+
+/** "4 m 12 s", "3 h", "2 d 1 h": the two largest units, the second only if not zero. */
+export function span(seconds) {
+  let rest = Math.floor(Math.abs(seconds) + 0.5);
+  const amounts = [];
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
+    const left = rest % size;
+    amounts.push([(rest - left) / size, unit]);
+    rest = left;
+  }
+  const first = amounts.findIndex(([value]) => value > 0);
+  if (first === -1) return "0 s";
+  const shown = [amounts[first]];
+  if (first + 1 < amounts.length && amounts[first + 1][0] > 0) shown.push(amounts[first + 1]);
+  return shown.map(([value, unit]) => `${value} ${unit}`).join(" ");
+}
+
+const shorten = (text) => (text.length <= MAX_SHOWN ? text : `${text.slice(0, MAX_SHOWN - 1)}…`);
+const NAMED = { '"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f" };
+const hex = (code, width) => code.toString(16).padStart(width, "0");
+
+/** A string as Python's `json.dumps(ensure_ascii=True)` writes it. */
+function jsonString(text) {
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (Object.hasOwn(NAMED, text[i])) out += NAMED[text[i]];
+    else out += code < 0x20 || code > 0x7e ? `\\u${hex(code, 4)}` : text[i];
+  }
+  return `${out}"`;
+}
+
+/** A number as Python writes the int or float that JSON text most likely held. */
+function jsonNumber(value) {
+  if (Number.isSafeInteger(value)) return String(value);
+  if (!Number.isFinite(value)) return value > 0 ? "Infinity" : "-Infinity";
+  const [digits, exponent] = value.toExponential().split("e");
+  const power = Number(exponent);
+  if (power < -4 || power >= 16) {
+    return `${digits}e${power < 0 ? "-" : "+"}${String(Math.abs(power)).padStart(2, "0")}`;
+  }
+  return Number.isInteger(value) ? `${value}.0` : String(value);
+}
+
+function pythonJson(value) {
+  if (value === null || typeof value === "boolean") return String(value);
+  if (typeof value === "number") return jsonNumber(value);
+  if (typeof value === "string") return jsonString(value);
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
+  return `{${Object.entries(value).map(([k, v]) => `${jsonString(k)}: ${pythonJson(v)}`).join(", ")}}`;
+}
+
+/** An attacker-supplied value inside a message: JSON-quoted, ASCII, bounded. */
+export const quote = (value) => shorten(pythonJson(value === undefined ? null : value));
+
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** A string as Python's `repr` writes it (strict JSON's messages use it). */
+function pythonRepr(text) {
+  const mark = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = mark;
+  for (const char of text) {
+    const code = char.codePointAt(0);
+    if (char === mark || char === "\\") out += `\\${char}`;
+    else if (char === "\t" || char === "\n" || char === "\r") out += NAMED[char];
+    else if ((code >= 0x20 && code < 0x7f) || (code > 0x7f && !UNPRINTABLE.test(char))) out += char;
+    else if (code <= 0xff) out += `\\x${hex(code, 2)}`;
+    else out += code <= 0xffff ? `\\u${hex(code, 4)}` : `\\U${hex(code, 8)}`;
+  }
+  return out + mark;
+}
+
+// reading the segments -----------------------------------------------------------------------
+
+/** Base64url as forgiving decoders read it: padding, `+`/`/` and stray low bits accepted. */
+export function lenientBytes(segment) {
+  const text = segment.replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
+  if (text.length % 4 === 1) throw new Error("not base64url (impossible length)");
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+/** What makes JSON text unfit to parse portably, or null: too deep, or an integer too long. */
+function structureProblem(text) {
+  let depth = 0;
+  for (const [item] of text.matchAll(ITEM)) {
+    if (item === "[" || item === "{") {
+      if (++depth > MAX_DEPTH) return "is nested too deeply";
+    } else if (item === "]" || item === "}") {
+      depth -= 1;
+    } else if (/^-?[0-9]+$/.test(item) && item.replace("-", "").length > MAX_INTEGER_DIGITS) {
+      return `has an integer of more than ${MAX_INTEGER_DIGITS} digits`;
+    }
+  }
+  return null;
+}
+
+/** A segment decoded for display (`what`: "header" or "payload"), or an Error saying why not. */
+function lenientObject(segment, what) {
+  let text;
+  try {
+    text = UTF8().decode(lenientBytes(segment));
+  } catch (error) {
+    if (error instanceof TypeError) throw new Error(`the ${what} is not UTF-8`);
+    throw new Error(`the ${what} is not base64url-encoded JSON (${error.message})`);
+  }
+  const problem = structureProblem(text);
+  if (problem !== null) throw new Error(`the ${what} ${problem}`);
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the ${what} is not base64url-encoded JSON (${error.message})`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new Error(`the ${what} is not a JSON object`);
+  }
+  return value;
+}
+
+const CANONICAL_LAST = { 2: "AQgw", 3: "AEIMQUYcgkosw048" };
+
+/** Canonical unpadded base64url only (tessera.tokens.strict_json.b64url_decode). */
+function strictBytes(segment) {
+  if (!/^[A-Za-z0-9_-]*$/.test(segment)) throw new Error("segment is not base64url");
+  const rest = segment.length % 4;
+  if (rest === 1) throw new Error("segment has an impossible length");
+  if (rest && !CANONICAL_LAST[rest].includes(segment.at(-1))) {
+    throw new Error("segment is not canonical base64url");
+  }
+  return lenientBytes(segment);
+}
+
+/** The first member name repeated in an object of valid JSON text, in the order objects
+ * close (the order Python's `object_pairs_hook` sees them), or undefined. */
+function firstDuplicate(text) {
+  const TOKEN = /\s*("(?:[^"\\]|\\[\s\S])*"|[[\]{}:,]|[^\s[\]{}:,"]+)/y;
+  const next = () => TOKEN.exec(text)[1];
+  function value(token) {
+    if (token !== "{" && token !== "[") return undefined;
+    const names = [];
+    for (let item = next(); item !== "}" && item !== "]"; item = next()) {
+      if (item === ",") continue;
+      if (token === "{") {
+        names.push(JSON.parse(item));
+        next(); // the colon
+        item = next();
+      }
+      const found = value(item);
+      if (found !== undefined) return found;
+    }
+    return names.find((name, i) => names.indexOf(name) < i);
+  }
+  return value(next());
+}
+
+/** Why the strict parser (tessera.tokens.strict_json.loads_object) refuses a segment. */
+function strictProblem(segment) {
+  let text;
+  try {
+    text = UTF8().decode(strictBytes(segment));
+  } catch (error) {
+    return error instanceof TypeError ? "not UTF-8" : error.message;
+  }
+  const brackets = text.split(/[[{]/).length - 1;
+  if (brackets > STRICT_NESTING) {
+    let depth = 0;
+    let deepest = 0;
+    for (const char of text) {
+      if (char === "[" || char === "{") deepest = Math.max(deepest, ++depth);
+      else if (char === "]" || char === "}") depth -= 1;
+    }
+    if (deepest > STRICT_NESTING) return "JSON nested too deeply";
+  }
+  const duplicate = firstDuplicate(text);
+  return duplicate === undefined ? null : `duplicate member ${pythonRepr(duplicate)}`;
+}
+
+function strictWarnings(parts) {
+  const found = [];
+  for (const [segment, what] of [[parts[0], "header"], [parts[1], "payload"]]) {
+    const problem = strictProblem(segment);
+    if (problem !== null) {
+      found.push(`the ${what} fails strict parsing (${problem}): other parsers may read this token differently, and Tessera rejects it`);
+    }
+  }
+  try {
+    strictBytes(parts[2]);
+  } catch (error) {
+    found.push(`the signature fails strict parsing (${error.message})`);
+  }
+  return found;
+}
+
+// times --------------------------------------------------------------------------------------
+
+/** `value` if it is a NumericDate (a finite number of seconds, at most 2^53), else null. */
+function numericDate(value) {
+  const numeric = typeof value === "number" && Number.isFinite(value);
+  return numeric && Math.abs(value) <= MAX_NUMERIC_DATE ? value : null;
+}
+
+function roundHalfEven(x) {
+  const rounded = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+}
+
+/** The moment `value` names, rounded to the microsecond as Python's datetime does, or null
+ * outside years 1 to 9999. */
+function moment(value) {
+  let seconds = Math.trunc(value);
+  let micros = roundHalfEven((value - seconds) * 1e6);
+  if (micros >= 1e6) [seconds, micros] = [seconds + 1, micros - 1e6];
+  else if (micros < 0) [seconds, micros] = [seconds - 1, micros + 1e6];
+  const date = new Date(seconds * 1000 + Math.floor(micros / 1000));
+  const year = date.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? date : null;
+}
+
+function relative(claim, value, at) {
+  const delta = value - at;
+  if (claim === "exp") return delta > 0 ? `expires in ${span(delta)}` : `expired ${span(delta)} ago`;
+  if (claim === "nbf") return delta > 0 ? `valid in ${span(delta)}` : `valid since ${span(delta)} ago`;
+  return delta > 0 ? `issued in ${span(delta)} (in the future)` : `issued ${span(delta)} ago`;
+}
+
+/** The time claims at `at`, with `leeway` seconds of clock skew allowed. */
+function judgeTimes(claims, at, leeway) {
+  const found = { claims: {}, lifetime: null, status: "malformed", warnings: [], error: null };
+  let bad = false;
+  for (const name of TIME_CLAIMS) {
+    if (!Object.hasOwn(claims, name)) continue;
+    const value = numericDate(claims[name]);
+    if (value === null) {
+      bad = true;
+      found.warnings.push(`${name} is ${quote(claims[name])}: not a NumericDate (seconds since 1970)`);
+      continue;
+    }
+    const date = moment(value);
+    const iso = date?.toISOString();
+    const utc = date === null ? null : Number.isInteger(value) ? iso.replace(/\.\d{3}Z$/, "Z") : iso;
+    found.claims[name] = { value, date, utc, relative: relative(name, value, at), fromNow: value - at };
+  }
+  const { exp, nbf, iat } = found.claims;
+  if (!Object.hasOwn(claims, "exp")) found.warnings.push("no exp: this token never expires");
+  if (exp && iat) {
+    found.lifetime = exp.value - iat.value;
+    if (found.lifetime > MAX_LIFETIME) found.warnings.push(`lifetime is ${span(found.lifetime)}: more than 24 h`);
+    else if (found.lifetime <= 0) found.warnings.push("exp is not after iat: the token was never valid");
+  }
+  if (nbf && nbf.value > at) found.warnings.push(`nbf is in the future (valid in ${span(nbf.value - at)})`);
+  if (iat && iat.value > at + leeway) {
+    found.warnings.push(`iat is ${span(iat.value - at)} in the future: the issuer's clock and this one disagree`);
+  }
+  if (bad) found.error = "a time claim is not a NumericDate";
+  else if (nbf && at + leeway < nbf.value) found.status = "not_yet_valid";
+  else if (!exp) found.status = "no_expiry";
+  else if (at >= exp.value + leeway) found.status = "expired";
+  else found.status = "valid";
+  return found;
+}
+
+// the examination ----------------------------------------------------------------------------
+
+function headerWarnings(header) {
+  const found = [];
+  const alg = own(header, "alg");
+  if (typeof alg !== "string") found.push("the header has no alg");
+  else if (alg.toLowerCase() === "none") found.push('alg is "none": the token is not signed at all');
+  for (const name of KEY_HEADERS) {
+    if (Object.hasOwn(header, name)) {
+      found.push(`the header carries "${name}": keys from the token are never used, and a verifier must never take them from there`);
+    }
+  }
+  if (Object.hasOwn(header, "crit")) {
+    found.push(`the header has crit ${quote(header.crit)}: verifiers must reject extensions they do not understand`);
+  }
+  const typ = own(header, "typ");
+  if (typ === undefined || typ === null) {
+    found.push('no typ: not marked as an access token ("at+jwt", RFC 9068); informational');
+  } else if (typeof typ !== "string" || !ACCESS_TOKEN_TYPES.includes(typ.toLowerCase())) {
+    found.push(`typ is ${quote(typ)}, not "at+jwt": not an access token by RFC 9068; informational`);
+  }
+  return found;
+}
+
+function unreadable(token) {
+  if (!token) return "the token is empty";
+  if (token.length > MAX_TOKEN_CHARS && [...token].length > MAX_TOKEN_CHARS) {
+    return `the token is longer than ${MAX_TOKEN_CHARS} characters`;
+  }
+  if (!/^[\x00-\x7f]*$/.test(token)) return "the token contains characters that are not ASCII";
+  return null;
+}
+
+function encrypted(report, headerSegment) {
+  let described = "";
+  try {
+    report.header = lenientObject(headerSegment, "header");
+    described = ` (alg ${quote(own(report.header, "alg"))}, enc ${quote(own(report.header, "enc"))})`;
+  } catch {
+    // an unreadable JWE header: the JWE is still reported as one
+  }
+  return `this is an encrypted JWE${described}: it cannot be read without its key`;
+}
+
+/**
+ * Decode `token` and judge its times at `now` (seconds since the epoch). Returns
+ * {header, claims, times: {exp|nbf|iat: {value, date, utc, relative, fromNow}}, lifetime,
+ * status: "valid" | "expired" | "not_yet_valid" | "no_expiry" | "malformed", warnings, error}.
+ */
+export function examine(token, { now, leeway = 0 }) {
+  const report = { header: null, claims: null, times: {}, lifetime: null };
+  Object.assign(report, { status: "malformed", warnings: [], error: null });
+  const text = strip(token);
+  report.error = unreadable(text);
+  if (report.error !== null) return report;
+  const parts = text.split(".");
+  if (parts.length === 5) {
+    report.error = encrypted(report, parts[0]);
+    return report;
+  }
+  if (parts.length !== 3) {
+    report.error = `a JWS has 3 dot-separated parts; this has ${parts.length}`;
+    return report;
+  }
+  try {
+    report.header = lenientObject(parts[0], "header");
+    report.claims = lenientObject(parts[1], "payload");
+  } catch (error) {
+    report.error = error.message;
+    return report;
+  }
+  const times = judgeTimes(report.claims, now, leeway);
+  report.warnings = [...headerWarnings(report.header), ...strictWarnings(parts), ...times.warnings];
+  Object.assign(report, { times: times.claims, lifetime: times.lifetime });
+  Object.assign(report, { status: times.status, error: times.error });
+  return report;
+}

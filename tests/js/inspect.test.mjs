@@ -1,0 +1,35 @@
+// The decoder page's examination (inspect.js) against the one table of cases that Python's
+// (`tessera decode`) also runs: tests/inspection_cases.json, written by
+// scripts/inspection_cases.py. `node --test tests/js`.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { examine, span } from "../../src/tessera/web/static/inspect.js";
+
+const table = JSON.parse(readFileSync(new URL("../inspection_cases.json", import.meta.url), "utf8"));
+
+for (const expected of table.cases) {
+  test(expected.name, () => {
+    const report = examine(expected.token, { now: table.now, leeway: expected.leeway ?? 0 });
+    assert.equal(report.status, expected.status);
+    assert.deepEqual(report.warnings, expected.warnings);
+    if (expected.error === null) assert.equal(report.error, null);
+    else assert.ok(report.error?.startsWith(expected.error), report.error);
+    if (expected.times !== undefined) {
+      const shown = Object.fromEntries(
+        Object.entries(report.times).map(([name, claim]) => [name, { utc: claim.utc, relative: claim.relative }]),
+      );
+      assert.deepEqual(shown, expected.times);
+    }
+    if (expected.lifetime !== undefined) assert.equal(report.lifetime, expected.lifetime);
+  });
+}
+
+test("spans keep the two largest units, as tessera decode's", () => {
+  assert.equal(span(252), "4 m 12 s");
+  assert.equal(span(3 * 3600 + 5), "3 h");
+  assert.equal(span(90061), "1 d 1 h");
+  assert.equal(span(-59.6), "1 m");
+  assert.equal(span(0.2), "0 s");
+});
