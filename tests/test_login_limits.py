@@ -126,3 +126,52 @@ async def test_successes_do_not_use_up_an_address(tmp_path: Path) -> None:
     finally:
         await client.aclose()
         await service.close()
+
+
+async def test_an_ipv6_host_is_one_client_whatever_address_of_its_64_it_uses(
+    tmp_path: Path,
+) -> None:
+    """A host with a /64 can send every guess from a new address: its limits and its places
+    among the password checks are counted for the /64, not per address."""
+    settings = make_settings(tmp_path / "d", login_limit_per_ip=15, login_limit_per_user=5)
+    service = Tessera(settings, clock=ManualClock())
+    await service.start()
+    await service.users.add("alice", PASSWORD)
+    guesses = [client_from(service, f"2001:db8:1:2::{n:x}") for n in range(1, 40)]
+    owner = client_from(service, "2001:db8:9:9::1")
+    try:
+        statuses = [(await login_as(c, "alice", "guess")).status_code for c in guesses[:8]]
+        assert statuses == [401] * 5 + [429] * 3  # the pair's limit, across addresses
+        assert (await login_as(owner, "alice", PASSWORD)).status_code == 200  # not locked
+        others = [(await login_as(c, f"u{n}", "x")).status_code for n, c in enumerate(guesses)]
+        assert others.count(401) == 10  # the /64's own limit: 15 failures in all
+        assert set(others[10:]) == {429}
+        mapped = client_from(service, "::ffff:203.0.113.9")  # IPv4 behind a mapped address
+        plain = client_from(service, "203.0.113.9")
+        for n in range(15):
+            await login_as(mapped, f"bob{n}", "x")
+        assert_error(await login_as(plain, "carol", "x"), 429, "rate_limited")
+        await mapped.aclose()
+        await plain.aclose()
+    finally:
+        for client in [*guesses, owner]:
+            await client.aclose()
+        await service.close()
+
+
+async def test_password_checks_in_progress_count_an_ipv6_64_once(tmp_path: Path) -> None:
+    held = HeldAuthenticator()
+    settings = make_settings(tmp_path / "d", login_max_in_flight=10, login_max_in_flight_per_ip=2)
+    service = Tessera(settings, clock=ManualClock(), authenticator=held)
+    await service.start()
+    clients = [client_from(service, f"2001:db8:5:5::{n}") for n in range(1, 4)]
+    try:
+        first = [asyncio.create_task(login_as(c, "alice", "x")) for c in clients[:2]]
+        await until(lambda: held.checking == 2, "two checks from the /64 in progress")
+        assert_error(await login_as(clients[2], "alice", "x"), 429, "rate_limited")
+        held.release.set()
+        await asyncio.gather(*first)
+    finally:
+        for client in clients:
+            await client.aclose()
+        await service.close()

@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from tessera import Tessera
+from tessera.limits import client_key
 from tessera.revocations import RevocationFeed
-from tessera.revocations.waiters import WaiterLimit, client_key
+from tessera.revocations.waiters import WaiterLimit
 from tests.conftest import make_settings
 from tests.live import LISTENING, Served, in_process_server, serve
 
@@ -32,7 +33,7 @@ def test_client_key_counts_ipv6_by_its_64_and_mapped_ipv4_as_ipv4() -> None:
     assert client_key("2001:db8:1:2::1") == client_key("2001:db8:1:2:ffff::9")
     assert client_key("2001:db8:1:2::1") != client_key("2001:db8:1:3::1")
     assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
-    assert client_key(None) == ""
+    assert client_key(None) == "unknown"
 
 
 def test_waiter_limit_counts_overall_and_per_client() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tessera.clock import Clock
 from tessera.errors import InvalidCredentials, RateLimited, Unavailable
-from tessera.limits import Busy, InFlight, RateLimits
+from tessera.limits import Busy, InFlight, RateLimits, client_key
 from tessera.metrics import Metrics
 from tessera.sessions import ClientInfo, Issued, Sessions
 from tessera.store import AuditEvent, Store
@@ -36,7 +36,7 @@ class Login:
         a few per CPU overall; none left: refused at once, never queued) and is counted
         against the rate limits before the password is looked at, so neither a burst from one
         address nor one from many can buy more password checks than the limits allow."""
-        ip = client.ip or "unknown"
+        ip = client_key(client.ip)  # an IPv6 host by its /64: it may own all of it
         try:
             self.password_checks.acquire(ip)
         except Busy as busy:

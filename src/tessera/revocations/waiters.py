@@ -10,38 +10,23 @@ rest for everything else (connections, the database, logs).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import resource
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tessera.limits.clients import client_key
+
 log = logging.getLogger("tessera.revocations")
 
 FD_SHARE = 4  # long-polls may hold at most 1/FD_SHARE of the open-file limit
-IPV6_PREFIX = 64  # one IPv6 client usually owns a whole /64
 
 
 def fd_budget() -> int | None:
     """The descriptors long-polls may hold under this process's soft limit (None: no limit)."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return None if soft == resource.RLIM_INFINITY else max(1, soft // FD_SHARE)
-
-
-def client_key(ip: str | None) -> str:
-    """Whom a per-client cap counts: the IPv4 address, or the IPv6 /64 it lies in."""
-    if not ip:
-        return ""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
-    return str(address)
 
 
 class WaiterLimit:

@@ -24,6 +24,7 @@ from tessera.http.oauth.models import (
 )
 from tessera.http.oauth.revocation import revoke
 from tessera.http.oauth.token import grant
+from tessera.limits import client_key
 from tessera.service import AuthService
 
 TOKEN_PARAMS = {
@@ -89,7 +90,7 @@ def build_oauth_router(auth: AuthService) -> APIRouter:
     async def introspection(request: Request) -> Response:
         """RFC 7662, for the clients of `TESSERA_OAUTH_INTROSPECTION_CLIENTS` (HTTP Basic)."""
         params = await read_form(request, settings.max_body_bytes)
-        ip = client_info(request).ip or "unknown"
+        ip = client_key(client_info(request).ip)
         # Wrong secrets count as failed logins do; counted before the check, given back after
         # a right one, so a burst of guesses cannot outrun the address's limit.
         await auth.limits.address_attempt(ip)
