@@ -250,6 +250,54 @@ test("two tabs sharing a lock and a channel rotate once", async () => {
   assert.equal(server.refreshes, 1);
 });
 
+test("a hand-over slowed by a busy machine still means one rotation for one expiry", async () => {
+  // As above, but the channel takes 3 s (fake time) to deliver: the tab that waited for the
+  // lock sees the other's marker and waits for its token rather than rotating again.
+  const time = fakeTime();
+  const server = fakeServer(time);
+  let queue = Promise.resolve();
+  const locks = {
+    request(_name, _opts, fn) {
+      const run = queue.then(() => fn());
+      queue = run.catch(() => {});
+      return run;
+    },
+  };
+  const ports = [];
+  let delayMs = 0;
+  const channel = () => {
+    const port = {
+      onmessage: null,
+      postMessage(data) {
+        for (const other of ports) {
+          if (other === port) continue;
+          const deliver = () => other.onmessage?.({ data });
+          if (delayMs) time.timers.setTimeout(deliver, delayMs);
+          else queueMicrotask(deliver);
+        }
+      },
+      close() {},
+    };
+    ports.push(port);
+    return port;
+  };
+  const store = new Map();
+  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
+  const options = { fetch: server.fetch, now: time.now, timers: time.timers, locks, storage, pageUrl: PAGE };
+  const tab1 = createAuth({ ...options, channel: channel() });
+  const tab2 = createAuth({ ...options, channel: channel() });
+  await tab1.login("alice", "pw");
+  await new Promise((r) => setImmediate(r));
+  delayMs = 3_000;
+  await time.advance(TTL * 1000);
+  const calls = Promise.all([tab1.fetch("/api/me"), tab2.fetch("/api/me")]);
+  for (let i = 0; i < 8; i += 1) await time.advance(500); // the delivery lands at 3 s
+  const [a, b] = await calls;
+  assert.equal(a.status, 200);
+  assert.equal(b.status, 200);
+  assert.equal(server.refreshes, 1);
+});
+
 /** A BroadcastChannel stand-in: records what the tab posts; `deliver` plays another tab. */
 function fakeChannel() {
   return {

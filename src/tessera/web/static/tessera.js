@@ -32,6 +32,11 @@ import { exclusive, logoutMessage, readMessage, tokenMessage } from "./tessera/t
 export { LoginError, TransientError };
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1; // setTimeout overflows past this
+// After another tab's refresh (its marker is newer than our wait for the lock), how long its
+// token may take to arrive on the channel before we refresh ourselves. The marker proves the
+// message is on its way; a busy machine can delay it well past a second, and refreshing then
+// would rotate the session twice for one expiry.
+const HANDOVER_WAIT_MS = 5_000;
 const WAKE_EVENTS = ["visibilitychange", "pageshow", "online", "focus"];
 
 /**
@@ -142,7 +147,7 @@ export function createAuth(options = {}) {
       // Another tab may have refreshed while we waited for the lock: its token is posted on
       // the channel, and may still be on its way.
       const last = Number(storage?.getItem(marker) ?? 0);
-      if (state.generation === start.generation && last >= waitStart) await generationChange(1_000);
+      if (state.generation === start.generation && last >= waitStart) await generationChange(HANDOVER_WAIT_MS);
       if (state.generation !== start.generation && State.fresh(state, now())) return;
       if (state.epoch !== start.epoch || state.ended) return;
       emit("trace", { type: "refresh-start" });
