@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from joserfc.jwk import OctKey
-from typer.testing import CliRunner
 
 from tessera.cli import decode as decode_module
 from tessera.cli.main import app

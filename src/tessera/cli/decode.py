@@ -12,9 +12,9 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import BinaryIO
 
-import typer
+import click
 
 from tessera.inspect import (
     EXIT_INVALID,
@@ -42,9 +42,9 @@ def _colour() -> bool | None:
     return False if os.environ.get("NO_COLOR") else None
 
 
-def _error(message: str, code: int = EXIT_INVALID) -> typer.Exit:
-    typer.echo(f"error: {terminal_safe(message)}", err=True, color=_colour())
-    return typer.Exit(code)
+def _error(message: str, code: int = EXIT_INVALID) -> click.exceptions.Exit:
+    click.echo(f"error: {terminal_safe(message)}", err=True, color=_colour())
+    return click.exceptions.Exit(code)
 
 
 def _stdin_bytes(limit: int) -> bytes:
@@ -75,45 +75,44 @@ def _read_secret() -> bytes:
     return data[:-1] if data.endswith(b"\n") else data
 
 
+@click.command("decode")
+@click.argument("token", metavar="TOKEN|-", required=False)
+@click.option(
+    "--jwks",
+    metavar="URL|FILE",
+    help="Verify with the key from this JWKS that has the token's kid "
+    "(a URL must be https, except for localhost).",
+)
+@click.option(
+    "--key",
+    metavar="PEM",
+    type=click.Path(path_type=Path),
+    help="Verify with this public key (PEM file).",
+)
+@click.option(
+    "--secret-stdin",
+    is_flag=True,
+    help="Verify HS256 with a shared secret read from stdin (give the token as argument).",
+)
+@click.option(
+    "--leeway",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Clock skew allowed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
 def decode(
-    token: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="TOKEN|-",
-            help="The JWT; '-' (or no argument with piped input) reads it from stdin.",
-            show_default=False,
-        ),
-    ] = None,
-    jwks: Annotated[
-        str | None,
-        typer.Option(
-            "--jwks",
-            metavar="URL|FILE",
-            help="Verify with the key from this JWKS that has the token's kid "
-            "(a URL must be https, except for localhost).",
-        ),
-    ] = None,
-    key: Annotated[
-        Path | None,
-        typer.Option("--key", metavar="PEM", help="Verify with this public key (PEM file)."),
-    ] = None,
-    secret_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--secret-stdin",
-            help="Verify HS256 with a shared secret read from stdin (give the token as argument).",
-        ),
-    ] = False,
-    leeway: Annotated[
-        float,
-        typer.Option("--leeway", metavar="SECONDS", min=0, help="Clock skew allowed."),
-    ] = 0.0,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object, for scripts.")
-    ] = False,
+    token: str | None,
+    jwks: str | None,
+    key: Path | None,
+    secret_stdin: bool,
+    leeway: float,
+    as_json: bool,
 ) -> None:
     """Decode a JWT locally: header, claims, dates, warnings, and optionally its signature.
 
+    \b
     Exit status 0: valid (and the signature verified, if a key was given).
     Exit status 1: expired or not yet valid.
     Exit status 2: malformed, bad signature, or unusable key.
@@ -141,13 +140,13 @@ def decode(
     except KeyInputError as exc:
         raise _error(str(exc)) from None
     for note in keys.notes if keys is not None else ():
-        typer.echo(f"note: {terminal_safe(note)}", err=True, color=_colour())
+        click.echo(f"note: {terminal_safe(note)}", err=True, color=_colour())
 
     report = examine(text, now=now(), leeway=leeway, keys=keys)
     if as_json:
-        typer.echo(render_json(report))
+        click.echo(render_json(report))
     else:
-        typer.echo(render_text(report), color=_colour())
+        click.echo(render_text(report), color=_colour())
     if report.error is not None:
-        typer.echo(f"error: {terminal_safe(report.error)}", err=True, color=_colour())
-    raise typer.Exit(report.exit_code)
+        click.echo(f"error: {terminal_safe(report.error)}", err=True, color=_colour())
+    raise click.exceptions.Exit(report.exit_code)

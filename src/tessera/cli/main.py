@@ -1,8 +1,9 @@
 """The `tessera` command: decode, and the server's serve, users, keys, sessions, gc, audit.
 
-`tessera decode` is part of the light install (`pip install tessera`). The server's commands
-are loaded only when one of them runs (or for `--help`), so decoding a token never imports
-the server's stack; without the `server` extra installed they say how to get it.
+`tessera decode` is part of the light install (`pip install tessera`: click, no server). The
+server's commands are written with typer, which comes with the server (`tessera[server]`):
+each is imported only when it runs, so decoding a token never loads the server's stack, and
+without the server installed they say what to install.
 """
 
 from __future__ import annotations
@@ -11,92 +12,71 @@ import sys
 from importlib import import_module
 from typing import Any
 
-import typer
-from typer.core import TyperGroup
+import click
 
 from tessera.cli.decode import decode
 from tessera.logs import redact
 
-# command -> (module, attribute): a command function, or a Typer app of subcommands
+# command -> (module, attribute: a typer command function or a typer app of subcommands, help)
 SERVER_COMMANDS = {
-    "serve": ("tessera.cli.serve", "serve"),
-    "gc": ("tessera.cli.gc", "gc"),
-    "audit": ("tessera.cli.audit", "audit"),
-    "users": ("tessera.cli.users", "app"),
-    "keys": ("tessera.cli.keys", "app"),
-    "sessions": ("tessera.cli.sessions", "app"),
+    "serve": ("tessera.cli.serve", "serve", "Run the auth server."),
+    "users": ("tessera.cli.users", "app", "Manage users."),
+    "keys": ("tessera.cli.keys", "app", "Manage signing keys."),
+    "sessions": ("tessera.cli.sessions", "app", "List and revoke sessions."),
+    "gc": ("tessera.cli.gc", "gc", "Purge ended sessions and old audit rows."),
+    "audit": ("tessera.cli.audit", "audit", "Show audit events, oldest first."),
 }
 INSTALL_SERVER = "pip install 'tessera[server]'"
+PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
 
-class CommandsOnDemand(TyperGroup):
-    """The command group, importing a server command's module only when it is asked for."""
+def server_command(name: str) -> click.Command:
+    """`tessera NAME ...`: hands its arguments (`--help` included) to the server's command."""
+    module_name, attribute, summary = SERVER_COMMANDS[name]
 
-    def list_commands(self, ctx: Any) -> list[str]:  # click's Context, vendored by typer
-        return sorted({*super().list_commands(ctx), *SERVER_COMMANDS})
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in SERVER_COMMANDS:
-            return super().get_command(ctx, cmd_name)
-        module_name, attribute = SERVER_COMMANDS[cmd_name]
+    @click.command(name, context_settings=PASS_THROUGH, help=summary, short_help=summary)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def run(args: tuple[str, ...]) -> None:
         try:
+            import typer
+
             target = getattr(import_module(module_name), attribute)
         except ModuleNotFoundError as exc:
-            return _needs_server(cmd_name, exc)
-        return _command(cmd_name, target)
+            missing = exc.name or "a server package"
+            raise click.ClickException(
+                f"`tessera {name}` needs the server ({missing} is not installed): {INSTALL_SERVER}"
+            ) from None
+        if not isinstance(target, typer.Typer):
+            single = typer.Typer(add_completion=False)
+            single.command(name)(target)
+            target = single
+        command: Any = typer.main.get_command(target)
+        command.main(args=list(args), prog_name=f"tessera {name}")
+
+    return run
 
 
-def _command(name: str, target: Any) -> Any:
-    """The click command of a Typer app of subcommands, or of one command function."""
-    if not isinstance(target, typer.Typer):
-        single = typer.Typer()
-        single.command(name)(target)
-        target = single
-    command = typer.main.get_command(target)
-    command.name = name
-    return command
-
-
-def _needs_server(name: str, exc: ModuleNotFoundError) -> Any:
-    """A stand-in for a server command when the server's packages are not installed."""
-    missing = exc.name or "a server package"
-
-    def explain() -> None:
-        """(needs the server)"""
-        message = f"`tessera {name}` needs the server ({missing} is not installed)"
-        typer.echo(f"error: {message}: {INSTALL_SERVER}", err=True)
-        raise typer.Exit(1)
-
-    single = typer.Typer()
-    # Whatever options were given, the answer is the same.
-    anything = {"ignore_unknown_options": True, "allow_extra_args": True}
-    single.command(name, context_settings=anything)(explain)
-    return _command(name, single)
-
-
-app = typer.Typer(
-    cls=CommandsOnDemand,
+@click.group(
     help="Tessera: short-lived JWT access tokens and rotating, revocable refresh tokens.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("decode")(decode)
+def app() -> None:
+    pass
 
 
-@app.callback()
-def tessera() -> None:
-    """Tessera: short-lived JWT access tokens and rotating, revocable refresh tokens."""
+app.add_command(decode)
+for _name in SERVER_COMMANDS:
+    app.add_command(server_command(_name))
 
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="tessera")
     except Exception as exc:
         # A server command that could not reach its database (or files): one line, never a
         # traceback. Only server commands raise these, and they have loaded `cli.common`.
         common: Any = sys.modules.get("tessera.cli.common")
         if common is None or not isinstance(exc, common.FAILURES):
             raise
-        typer.echo(f"error: {redact(common.describe_failure(exc))}", err=True)
+        click.echo(f"error: {redact(common.describe_failure(exc))}", err=True)
         raise SystemExit(1) from None
