@@ -3,7 +3,8 @@ one machine, every number next to a same-run comparison.
 
 1. Verify cost per algorithm against joserfc, PyJWT and the raw primitive (`bench.verify`).
 2. Login timing: unknown user vs wrong password (`bench.login_timing`); a login flood from one
-   address while another address logs in (`bench.login_flood`).
+   address while another address logs in (`bench.login_flood`); the light install's size and
+   import time next to PyJWT + httpx (`bench.install`).
 3. Database bytes per Tessera session (`bench.storage`).
 3b. Revocation propagation between two replicas on PostgreSQL, and its hot-path price
    (`bench.revocation`).
@@ -27,6 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import bench.install
 import bench.login_flood
 import bench.login_timing
 import bench.revocation
@@ -81,6 +83,7 @@ def targets(
     load: Load,
     revocation: dict[str, Any] | None = None,
     flood: dict[str, Any] | None = None,
+    install: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -145,6 +148,19 @@ def targets(
             r["login_seconds"],
             f"<= {bench.login_flood.TARGET_LOGIN_S:g}",
             r["login_status"] == 200 and r["login_seconds"] <= bench.login_flood.TARGET_LOGIN_S,
+        )
+    if install and "error" not in install:
+        add(
+            "light install, MB (pip install tessera)",
+            install["tessera_mb"],
+            f"<= {bench.install.TARGET_MB:g}",
+            install["tessera_mb"] <= bench.install.TARGET_MB,
+        )
+        add(
+            "import tessera.verify / import jwt, httpx",
+            install["import_ratio"],
+            f"<= {bench.install.TARGET_IMPORT_RATIO:g}",
+            install["import_ratio"] <= bench.install.TARGET_IMPORT_RATIO,
         )
     for alg, r in verify.items():
         add(
@@ -258,6 +274,8 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
         report["login_timing_markdown"],
         "",
         report["login_flood_markdown"],
+        "",
+        report["install_markdown"],
     ]
     return "\n".join(lines) + "\n"
 
@@ -280,6 +298,8 @@ def main() -> None:
     timing = bench.login_timing.run()
     print("login flood ...", flush=True)
     flood = bench.login_flood.run()
+    print("light install ...", flush=True)
+    install = bench.install.run()
     with scratch_database() as database:
         storage = bench.storage.run(None if args.no_postgres else database)
     print("revocation propagation ...", flush=True)
@@ -298,7 +318,7 @@ def main() -> None:
         "load": load.__dict__,
         "gunicorn_workers": bench.systems.GUNICORN_WORKERS,
         "get_tool": "/".join(sorted(t for t in tools if t)) or "-",
-        "targets": targets(runs, verify["results"], load, revocation, flood["results"]),
+        "targets": targets(runs, verify["results"], load, revocation, flood["results"], install),
         "http": {
             db: {
                 system: {k: (v.as_dict() if isinstance(v, LoadResult) else v) for k, v in p.items()}
@@ -315,6 +335,8 @@ def main() -> None:
         "login_timing_markdown": timing["markdown"],
         "login_flood": flood["results"],
         "login_flood_markdown": flood["markdown"],
+        "install": {k: v for k, v in install.items() if k != "markdown"},
+        "install_markdown": install["markdown"],
         "seconds": round(time.monotonic() - started),
     }
     text = markdown(report, runs, load)
