@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck bench clean migration
+.PHONY: run test lint fmt typecheck bench clean migration layers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(BENCH_STAMP)
 		&& (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
 		|| echo "wrk not installed: protected GETs use the Python load generator"; }
 	$(BIN)/python -m bench
+
+# The arrows between Tessera's parts, and any that point up or in a circle: make layers [SRC=dir]
+layers: $(STAMP)
+	$(BIN)/python -m tests.test_layers $(SRC)
 
 # New Alembic revision after a schema change: make migration m="what changed"
 migration: $(STAMP)

@@ -55,13 +55,13 @@ LAYERS: list[tuple[str, list[str]]] = [
 ]
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(SRC).with_suffix("").parts
+def module_name(path: Path, src: Path = SRC) -> str:
+    parts = path.relative_to(src).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def modules() -> dict[str, Path]:
-    return {module_name(p): p for p in (SRC / "tessera").rglob("*.py")}
+def modules(src: Path = SRC) -> dict[str, Path]:
+    return {module_name(p, src): p for p in (src / "tessera").rglob("*.py")}
 
 
 def imports_of(path: Path, known: set[str]) -> set[str]:
@@ -142,8 +142,8 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    found = modules()
+def import_graph(src: Path = SRC) -> dict[str, set[str]]:
+    found = modules(src)
     known = set(found)
     return {name: imports_of(path, known) - {name} for name, path in found.items()}
 
@@ -171,3 +171,27 @@ def test_the_checks_catch_what_they_are_for() -> None:
     assert any("tessera.service (assembly) imports tessera.http.routes" in p for p in problems)
     assert any("tessera.nowhere is in no layer" in p for p in problems)
     assert circles(graph) == [["tessera.http.routes", "tessera.service"]]
+
+
+def package_arrows(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """The graph between top-level parts (`tessera.http`, `tessera.service`, ...)."""
+
+    def part(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    return {
+        (part(a), part(b)) for a, targets in graph.items() for b in targets if part(a) != part(b)
+    }
+
+
+if __name__ == "__main__":  # `make layers [SRC=dir]`: the arrows between parts, and problems
+    import sys
+
+    src = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else SRC
+    graph = import_graph(src)
+    for a, b in sorted(package_arrows(graph)):
+        print(f"{a} -> {b}")
+    problems = upward_arrows(graph) + [" <-> ".join(c) for c in circles(graph)]
+    print(f"\n{len(problems)} upward or circular arrows")
+    for problem in problems:
+        print("  " + problem)
