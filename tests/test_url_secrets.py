@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tessera.revocations.feed import RevocationFeed
 from tessera.revocations.watch import RevocationWatch
 from tessera.store import Revocation, SQLStore
 from tests.conftest import PASSWORD, make_settings
-from tests.helpers import served, subprocess_env
+from tests.helpers import served, subprocess_env, wait_until
 from tests.live import COMMAND, add_user, in_process_server
 
 pytestmark = pytest.mark.anyio
@@ -169,9 +168,7 @@ def test_revocation_feed_hides_credentials_in_its_url(
         feed = RevocationFeed(url, wait=0.2, allow_http=True)
         assert feed.wait_until_synced(10)
     try:
-        deadline = time.monotonic() + 10
-        while feed.following and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: not feed.following, "the feed to give up on the gone server")
         health = feed.health()
     finally:
         feed.close()
