@@ -215,13 +215,17 @@ def decode(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def configured_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    """Puts back every logger `configure` touches, so no later test logs its way."""
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy"]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     try:
         yield
     finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
