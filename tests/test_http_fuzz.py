@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from tessera import ManualClock, Tessera, create_app
 from tests.conftest import PASSWORD, START
+from tests.helpers import login
 from tests.malformed.checks import assert_error_shape, assert_login_refresh_api
 from tests.malformed.table import JSON, LOGIN, LOGOUT, REFRESH, jbytes
-from tests.malformed.world import body_login, client_for, start_service
+from tests.malformed.world import client_for, start_service
 
 
 @dataclass
@@ -44,7 +45,7 @@ async def fuzz_target(data_dir: Path) -> AsyncIterator[Fuzz]:
     )
     try:
         async with client_for(create_app(service), "198.51.100.9") as client:
-            tokens = await body_login(client)
+            tokens = await login(client)
             yield Fuzz(service, clock, client, tokens["refresh_token"])
     finally:
         await service.close()

@@ -28,11 +28,12 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import PASSWORD
+from tests.helpers import login
 from tests.malformed import CASES
 from tests.malformed.checks import assert_error_shape, assert_login_refresh_api, assert_outcome
 from tests.malformed.routes import OPEN_GET_ROUTES
 from tests.malformed.table import LOGIN, REFRESH, WRONG, Case
-from tests.malformed.world import World, body_login, client_for, markers, open_world, send
+from tests.malformed.world import World, client_for, markers, open_world, send
 
 pytestmark = pytest.mark.anyio
 
@@ -163,7 +164,7 @@ async def test_state_after_the_barrage(tmp_path: Path) -> None:
             bearer = {"Authorization": f"Bearer {victim.json()['access_token']}"}
             assert (await client.get("/api/me", headers=bearer)).status_code == 200
             await assert_login_refresh_api(client)
-            tokens = await body_login(client, "root")
+            tokens = await login(client, "root")
             bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
             for path in ("/auth/sessions", "/api/me"):
                 assert (await client.get(path, headers=bearer)).status_code == 200, path

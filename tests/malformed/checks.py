@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.helpers import login
 from tests.malformed.table import REFRESH, Case
-from tests.malformed.world import body_login
 
 # What each status may say, whatever the route (the contract's codes).
 CODES_BY_STATUS: dict[int, frozenset[str]] = {
@@ -65,7 +65,7 @@ def assert_outcome(case: Case, response: httpx.Response, secrets: Iterable[str])
 
 async def assert_login_refresh_api(client: httpx.AsyncClient) -> None:
     """A fresh login, a refresh and an API call all work."""
-    fresh = await body_login(client)
+    fresh = await login(client)
     rotated = await client.post(REFRESH, json={"refresh_token": fresh["refresh_token"]})
     assert rotated.status_code == 200, rotated.text
     bearer = {"Authorization": f"Bearer {rotated.json()['access_token']}"}

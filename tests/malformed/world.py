@@ -16,7 +16,8 @@ from fastapi import FastAPI
 
 from tessera import ManualClock, Tessera, create_app
 from tests.conftest import PASSWORD, START, make_settings
-from tests.malformed.table import LOGIN, Case, b64, b64j
+from tests.helpers import login
+from tests.malformed.table import Case, b64, b64j
 
 
 @dataclass
@@ -41,7 +42,7 @@ class World:
     async def own_session(self) -> dict[str, Any]:
         if self.own is None:
             async with self.client() as client:
-                self.own = await body_login(client)
+                self.own = await login(client)
         return self.own
 
     def past_grace(self) -> None:
@@ -64,15 +65,6 @@ async def start_service(data_dir: Path, clock: ManualClock, **overrides: object)
     return service
 
 
-async def body_login(client: httpx.AsyncClient, username: str = "alice") -> dict[str, Any]:
-    response = await client.post(
-        LOGIN, json={"username": username, "password": PASSWORD, "transport": "body"}
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 @asynccontextmanager
 async def open_world(data_dir: Path) -> AsyncIterator[World]:
     """A started service for the table, with the victim's session opened."""
@@ -91,7 +83,7 @@ async def open_world(data_dir: Path) -> AsyncIterator[World]:
     try:
         app = create_app(service)
         async with client_for(app, "192.0.2.1") as client:
-            victim = await body_login(client)
+            victim = await login(client)
         yield World(service=service, app=app, clock=clock, victim_refresh=victim["refresh_token"])
     finally:
         await service.close()
