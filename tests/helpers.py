@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from tessera import ManualClock, Settings, Tessera, create_app
 from tests.conftest import PASSWORD
 
 CSRF = {"X-Tessera-CSRF": "1"}
+POLL = 0.02  # seconds between two looks at a condition
+WAIT = 10.0  # how long a wait-for-condition waits before the test calls it lost
+
+
+async def holds(check: Callable[[], object] | Callable[[], Awaitable[object]]) -> bool:
+    result = check()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)
+
+
+def wait_until(check: Callable[[], object], what: str, within: float = WAIT) -> float:
+    """Poll `check` until it holds, for what real threads, servers and processes do; fail
+    after `within` seconds. Returns the seconds it took."""
+    began = time.monotonic()
+    while not check():
+        if time.monotonic() - began > within:
+            pytest.fail(f"waited {within} s for {what}")
+        time.sleep(POLL)
+    return time.monotonic() - began
+
+
+async def until(
+    check: Callable[[], object] | Callable[[], Awaitable[object]], what: str, within: float = WAIT
+) -> float:
+    """`wait_until` for what runs on this event loop: the loop keeps running while we wait.
+    `check` may be a coroutine function (an HTTP call, say)."""
+    began = time.monotonic()
+    while not await holds(check):
+        if time.monotonic() - began > within:
+            pytest.fail(f"waited {within} s for {what}")
+        await asyncio.sleep(POLL / 2)
+    return time.monotonic() - began
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -21,12 +21,11 @@ from starlette.types import ASGIApp
 from tessera import Tessera
 from tessera.http.server import bind_socket, build_server, url_of
 from tests.conftest import PASSWORD, make_settings
-from tests.helpers import subprocess_env
+from tests.helpers import subprocess_env, wait_until
 
 T = TypeVar("T")
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-POLL = 0.02
 
 
 def add_user(data_dir: Path, username: str, role: str = "user") -> None:
@@ -61,13 +60,11 @@ def in_process_server(service: Tessera, app: ASGIApp | None = None) -> Iterator[
     )
     thread.start()
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                pytest.fail("the server thread ended before it started serving")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start within {STARTUP_TIMEOUT} s")
-            time.sleep(POLL)
+        wait_until(
+            lambda: server.started or not thread.is_alive(), "the server to start", STARTUP_TIMEOUT
+        )
+        if not server.started:
+            pytest.fail("the server thread ended before it started serving")
         yield url_of(sock)
     finally:
         server.should_exit = True

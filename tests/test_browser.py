@@ -187,7 +187,7 @@ def test_server_side_revoke_logs_out_without_looping(live: Live) -> None:
     page.wait_for_selector("#login-card:not(.hidden)")
     assert any("session ended" in line for line in timeline(page))
     live.advance(TTL * 3)  # time passes: no further refresh attempts
-    page.wait_for_timeout(200)
+    page.wait_for_timeout(200)  # the scenario: room for a refresh attempt that must not come
     assert live.refreshes("invalid") == 1
 
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -32,13 +31,12 @@ from tessera.sessions import ClientInfo, Issued
 from tessera.store import UserRecord
 from tests.conftest import PASSWORD, make_settings
 from tests.helpers import subprocess_env
+from tests.live import COMMAND
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 CLI_TIMEOUT = 60.0
 NEW_PASSWORD = "tr0ub4dor & 3, but longer"
-SCRIPT = Path(sys.executable).with_name("tessera")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tessera"]
 PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
 
 

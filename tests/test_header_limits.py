@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 
 from tessera import Tessera
 from tests.conftest import make_settings
+from tests.helpers import wait_until
 from tests.live import LISTENING, in_process_server, serve
 
 pytestmark = pytest.mark.slow
@@ -82,7 +84,7 @@ def attack(url: str, pieces: Iterable[bytes], pause: float = 0.0) -> tuple[bytes
                     sock.sendall(piece)
                     sent += len(piece)
                     if pause:
-                        time.sleep(pause)
+                        time.sleep(pause)  # the scenario: a client that drips its bytes
             except OSError:
                 pass  # the server closed: what this is about
 
@@ -92,6 +94,12 @@ def attack(url: str, pieces: Iterable[bytes], pause: float = 0.0) -> tuple[bytes
         sender.join(TIMEOUT)
         assert not sender.is_alive(), "the server still reads a head past the cap"
     return answer, sent
+
+
+def answered(sock: socket.socket) -> bool:
+    """Whether an answer waits to be read (left in place for the reads after)."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable) and sock.recv(16, socket.MSG_PEEK).startswith(b"HTTP/1.1 ")
 
 
 def assert_refused(answer: bytes) -> None:
@@ -205,7 +213,8 @@ def test_a_pipelined_head_over_the_cap_across_two_writes_gets_431(base_url: str)
     big = b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * (CAP + 100) + b"\r\n\r\n"
     with connect(base_url) as sock:
         sock.sendall(get + big[:-10])
-        time.sleep(0.2)  # lets the server read the first write on its own
+        # The server has read the first write on its own once it answers the request in it.
+        wait_until(lambda: answered(sock), "the answer to the first request")
         sock.sendall(big[-10:])
         statuses = [status for status, _, _ in responses(read_until_closed(sock))]
     assert statuses in ([431], [200, 431])
@@ -276,7 +285,7 @@ def test_idle_keep_alive_and_slow_bodies_are_not_cut(quick_url: str) -> None:
     with connect(quick_url) as sock:
         sock.sendall(get)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        time.sleep(HEAD_TIMEOUT * 1.5)
+        time.sleep(HEAD_TIMEOUT * 1.5)  # the scenario: idle past the head timeout
         sock.sendall(get)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         body = json.dumps({"username": "nobody", "password": "wrong"}).encode()
@@ -286,7 +295,7 @@ def test_idle_keep_alive_and_slow_bodies_are_not_cut(quick_url: str) -> None:
         )
         for byte in body[:10]:
             sock.sendall(bytes([byte]))
-            time.sleep(0.15)
+            time.sleep(0.15)  # the scenario: a body that takes its time
         sock.sendall(body[10:])
         [(status, _, answer)] = responses(read_until_closed(sock))
     assert status == 401, answer

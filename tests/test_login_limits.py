@@ -13,7 +13,7 @@ import pytest
 from tessera import ManualClock, Tessera, create_app
 from tessera.users import Principal
 from tests.conftest import PASSWORD, make_settings
-from tests.helpers import assert_error
+from tests.helpers import assert_error, until
 
 pytestmark = pytest.mark.anyio
 
@@ -43,14 +43,6 @@ def client_from(service: Tessera, ip: str) -> httpx.AsyncClient:
 
 async def login_as(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
     return await client.post("/auth/login", json={"username": username, "password": password})
-
-
-async def until(condition: object, what: str) -> None:
-    for _ in range(500):
-        if callable(condition) and condition():
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail(f"never: {what}")
 
 
 async def test_checks_in_progress_are_bounded_per_address_and_overall(tmp_path: Path) -> None:

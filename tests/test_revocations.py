@@ -9,7 +9,6 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,8 +21,8 @@ from tessera.settings import MAX_LEEWAY
 from tessera.tokens import InvalidToken
 from tessera.verify import Verifier
 from tests.conftest import PASSWORD, START, make_settings
-from tests.helpers import assert_error, bearer, login, refresh, subprocess_env
-from tests.live import COMMAND, POLL, STOP_TIMEOUT, add_user, in_process_server, run_async
+from tests.helpers import assert_error, bearer, login, refresh, subprocess_env, until, wait_until
+from tests.live import COMMAND, STOP_TIMEOUT, add_user, in_process_server, run_async
 from tests.services import SECRET, pg_url  # noqa: F401 - fixture
 
 ISSUER, AUDIENCE = "https://auth.test", "tessera-tests"
@@ -76,7 +75,7 @@ def test_feed_follower_survives_garbage_and_trusts_the_servers_cursor() -> None:
         transport=httpx.MockTransport(answer),
     )
     try:
-        wait_until(lambda: len(sent) >= 5, "five polls")
+        wait_until(lambda: len(sent) >= 5, "five polls", DEADLINE)
         assert "b" in feed.revoked and "a" not in feed.revoked
         assert sent[:5] == ["0", "0", "0", "9", "2"]  # the cursor followed the server back
         assert feed.health()["mode"] == "live"
@@ -203,10 +202,7 @@ async def test_feed_long_poll_answers_as_soon_as_a_session_is_revoked(
     tokens = await login(client)
     began = time.monotonic()
     waiting = asyncio.create_task(client.get("/auth/revocations", params={"wait": "20"}))
-    for _ in range(10_000):  # let the request reach the server and be held there
-        if auth.revocations.changed.waiting:
-            break
-        await asyncio.sleep(0)
+    await until(lambda: auth.revocations.changed.waiting, "the request to be held there")
     assert auth.revocations.changed.waiting == 1
     assert not waiting.done()  # nothing revoked yet: the request is held
     await client.post("/auth/logout", headers=bearer(tokens["access_token"]))
@@ -243,17 +239,6 @@ def http_login(base: str, username: str = "alice") -> dict[str, str]:
     return body
 
 
-def wait_until(check: Callable[[], bool], what: str = "the revocation") -> float:
-    """Seconds until `check()` holds (polling real threads and servers), failing after
-    DEADLINE."""
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > DEADLINE:
-            pytest.fail(f"{what} did not arrive within {DEADLINE} s")
-        time.sleep(POLL)
-    return time.monotonic() - began
-
-
 def refused_by(verifier: Verifier, token: str) -> bool:
     try:
         verifier.verify(token)
@@ -280,7 +265,11 @@ def test_cli_revocation_reaches_a_running_server(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         # Another process wrote it: the server's next poll of the store picks it up.
-        wait_until(lambda: httpx.get(me, headers=bearer(tokens["access_token"])).status_code == 401)
+        wait_until(
+            lambda: httpx.get(me, headers=bearer(tokens["access_token"])).status_code == 401,
+            "the revocation",
+            DEADLINE,
+        )
 
 
 def test_verifier_following_the_feed_refuses_a_revoked_session_even_from_its_cache(
@@ -304,7 +293,7 @@ def test_verifier_following_the_feed_refuses_a_revoked_session_even_from_its_cac
             assert verifier.verify(token).sid == tokens["session_id"]  # now a cache hit
             logout = httpx.post(f"{base}/auth/logout", headers=bearer(token))
             assert logout.status_code == 204
-            wait_until(lambda: refused_by(verifier, token))
+            wait_until(lambda: refused_by(verifier, token), "the revocation", DEADLINE)
             with pytest.raises(InvalidToken):
                 run_async(verifier.averify(token))
             health = verifier.health()["revocations"]
@@ -326,7 +315,7 @@ def test_verifier_falls_back_to_exp_and_says_so_when_the_feed_is_down(tmp_path: 
         assert verifier.verify(tokens["access_token"]).sub
     # The auth server is gone: what the verifier knows stays, tokens live until their exp.
     try:
-        wait_until(lambda: not feed.healthy, "the feed's failure")
+        wait_until(lambda: not feed.healthy, "the feed's failure", DEADLINE)
         health = verifier.health()["revocations"]
         assert health["mode"] == "exp_only" and health["last_error"]
         assert verifier.verify(tokens["access_token"]).sub
@@ -345,7 +334,7 @@ def test_shutdown_answers_waiting_long_polls(tmp_path: Path) -> None:
 
             poller = threading.Thread(target=poll)
             poller.start()
-            wait_until(lambda: service.revocations.changed.waiting == 1, "the long-poll")
+            wait_until(lambda: service.revocations.changed.waiting == 1, "the long-poll", DEADLINE)
             assert not answers  # held: nothing has been revoked
             began = time.monotonic()
         # Leaving the block stopped the server (within STOP_TIMEOUT, or it fails): the
@@ -387,9 +376,13 @@ def test_revocation_on_one_replica_reaches_another_and_its_verifiers(
                 began = time.monotonic()
                 httpx.post(f"{base_a}/auth/logout", headers=bearer(token))
                 answered = time.monotonic()
-                wait_until(lambda: refused_by(verifier, token))
+                wait_until(lambda: refused_by(verifier, token), "the revocation", DEADLINE)
                 seen = time.monotonic()
-                wait_until(lambda: httpx.get(me_b, headers=bearer(token)).status_code == 401)
+                wait_until(
+                    lambda: httpx.get(me_b, headers=bearer(token)).status_code == 401,
+                    "the revocation on B",
+                    DEADLINE,
+                )
                 return seen - began, seen - answered, time.monotonic() - began
 
             timings = []

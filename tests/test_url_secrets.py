@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tessera.revocations.feed import RevocationFeed
 from tessera.revocations.watch import RevocationWatch
 from tessera.store import Revocation, SQLStore
 from tests.conftest import PASSWORD, make_settings
-from tests.helpers import served, subprocess_env
+from tests.helpers import served, subprocess_env, wait_until
 from tests.live import COMMAND, add_user, in_process_server
 
 pytestmark = pytest.mark.anyio
@@ -169,9 +168,7 @@ def test_revocation_feed_hides_credentials_in_its_url(
         feed = RevocationFeed(url, wait=0.2, allow_http=True)
         assert feed.wait_until_synced(10)
     try:
-        deadline = time.monotonic() + 10
-        while feed.following and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: not feed.following, "the feed to give up on the gone server")
         health = feed.health()
     finally:
         feed.close()
@@ -218,13 +215,17 @@ def decode(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def configured_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    """Puts back every logger `configure` touches, so no later test logs its way."""
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy"]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     try:
         yield
     finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])

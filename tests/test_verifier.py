@@ -136,10 +136,17 @@ async def _rotate(service: Tessera) -> None:
 
 
 def test_cache_drops_tokens_whose_key_left_the_jwks() -> None:
+    """The identity provider retires k1 for k2: once the refetched JWKS says so, the tokens
+    verified with k1 leave the cache (and are refused, not served from it)."""
     clock = ManualClock()
-    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
-    jwks = {"keys": [key.as_dict(private=False) | {"kid": "k1"}]}
-    cache = JWKSCache(document=jwks, clock=clock)
+    keys = {kid: RSAKey.generate_key(2048, parameters={"kid": kid}) for kid in ("k1", "k2")}
+    published = ["k1"]
+
+    def jwks(request: httpx.Request) -> httpx.Response:
+        entries = [keys[kid].as_dict(private=False) | {"kid": kid} for kid in published]
+        return httpx.Response(200, json={"keys": entries}, headers={"cache-control": "max-age=60"})
+
+    cache = JWKSCache("https://idp/jwks.json", clock=clock, transport=httpx.MockTransport(jwks))
     verifier = Verifier(
         issuer="https://idp",
         audience="api",
@@ -147,11 +154,17 @@ def test_cache_drops_tokens_whose_key_left_the_jwks() -> None:
         clock=clock,
         required_claims=RFC9068_CLAIMS,
     )
-    token = _third_party(key, "k1", clock.now())
+    token = _third_party(keys["k1"], "k1", clock.now())
     verifier.verify(token)
     assert verifier.health()["cached_tokens"] == 1
-    verifier._forget_retired_keys(frozenset({"k2"}))
-    assert verifier.health()["cached_tokens"] == 0
+    published[:] = ["k2"]
+    clock.advance(61)  # the cached key set is stale: the next verify refetches it
+    verifier.verify(_third_party(keys["k2"], "k2", clock.now()))
+    assert verifier.health()["keys"] == ["k2"]
+    assert verifier.health()["cached_tokens"] == 1  # the k2 token only
+    with pytest.raises(InvalidToken) as caught:
+        verifier.verify(token)
+    assert caught.value.reason == "unknown_key"
 
 
 def _third_party(key: RSAKey | ECKey, kid: str, now: float, typ: str = "at+jwt") -> str:

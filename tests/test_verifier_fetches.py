@@ -29,6 +29,7 @@ from tessera.revocations import RevocationFeed
 from tessera.revocations.feed import FeedError
 from tessera.verify import InvalidToken, JWKSCache, JWKSError, Verifier
 from tessera.verify.jwks import read_key_set
+from tests.helpers import wait_until
 from tests.live import run_async
 
 ISSUER, AUDIENCE = "https://auth.test", "tessera-tests"
@@ -191,14 +192,6 @@ def jwks_of(*entries: dict[str, Any]) -> bytes:
 
 def fetch_workers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "tessera-fetch"]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout} s for {what}")
-        time.sleep(0.02)
 
 
 # a JWKS that cannot be read -------------------------------------------------------------------
@@ -371,7 +364,7 @@ def test_a_dripping_jwks_is_cut_off_at_the_deadline_and_holds_up_no_known_key(
         second.join(30)
         # The client hung up on the drip: no reader is left behind until the drip ends.
         assert endpoint.hung_up.wait(MARGIN)
-        wait_for(lambda: not fetch_workers(), "the fetch worker to end", MARGIN)
+        wait_until(lambda: not fetch_workers(), "the fetch worker to end", MARGIN)
         assert endpoint.requests == 2
     for name in ("k2", "k3"):
         outcome, took = outcomes[name]
@@ -430,7 +423,7 @@ def test_a_dripping_revocation_feed_is_cut_off_at_its_deadline(
         took = time.monotonic() - began
         assert took < 1.0 + MARGIN, f"poll() took {took:.1f} s"
         assert endpoint.hung_up.wait(MARGIN)
-        wait_for(lambda: not fetch_workers(), "the fetch worker to end", MARGIN)
+        wait_until(lambda: not fetch_workers(), "the fetch worker to end", MARGIN)
 
 
 FEED_HOSTILE: dict[str, Callable[[Endpoint], Answer]] = {
@@ -466,7 +459,7 @@ def test_feed_url_credentials_reach_no_log(
         feeds.append(feed)
         assert feed.wait_until_synced(5)
         endpoint.answer = body(b"", status=503)
-        wait_for(lambda: not feed.healthy, "the feed's failure")
+        wait_until(lambda: not feed.healthy, "the feed's failure", 5.0)
         health = feed.health()
         feed.close()
     assert "revocation feed http://***@127.0.0.1:" in caplog.text  # the failure, logged
