@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -123,7 +123,7 @@ class _Attempt:
             if length.isdigit() and int(length) > self.max_bytes:
                 raise FetchError(f"answer larger than {self.max_bytes} bytes")
             body = bytearray()
-            for chunk in response.iter_raw():  # never `iter_bytes`: it decompresses
+            for chunk in _raw_body(response):
                 body += chunk
                 if len(body) > self.max_bytes:
                     raise FetchError(f"answer larger than {self.max_bytes} bytes")
@@ -137,6 +137,15 @@ class _Attempt:
         if isinstance(self._outcome, Exception):
             raise self._outcome
         return self._outcome
+
+
+def _raw_body(response: httpx.Response) -> Iterator[bytes]:
+    """The body as sent, never `iter_bytes` (it decompresses). A transport that hands over a
+    body already in memory (`httpx.MockTransport`) has nothing left to stream: that is it."""
+    if response.is_stream_consumed:
+        yield response.content
+    else:
+        yield from response.iter_raw()
 
 
 def _refuse_encoded(headers: httpx.Headers) -> None:
