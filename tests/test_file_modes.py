@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from tessera import Tessera
+from tessera.sealing import load_master_secret
+from tessera.store.file_modes import private_sqlite_files
 from tests.conftest import PASSWORD, make_settings
 from tests.helpers import subprocess_env
 from tests.live import COMMAND, LISTENING, serve
@@ -66,16 +68,24 @@ def warned(caplog: pytest.LogCaptureFixture, *fragments: str) -> bool:
     return any(all(f in r.getMessage() for f in fragments) for r in caplog.records)
 
 
-def run_cli(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """`tessera ARGS --data-dir D` under umask 022, as an operator would run it."""
+def run_cli(
+    data_dir: Path,
+    *args: str,
+    stdin: str = "",
+    umask: int = 0o022,
+    cwd: Path | None = None,
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    """`tessera ARGS --data-dir D` under umask 022 (or `umask`), as an operator would run it,
+    in D's parent directory (or `cwd`), with `env` on top of a clean environment."""
     done = subprocess.run(
         [*COMMAND, *args, "--data-dir", str(data_dir)],
         input=stdin,
         capture_output=True,
         text=True,
-        env=subprocess_env(),
-        cwd=data_dir.parent,
-        umask=0o022,
+        env=subprocess_env(**env),
+        cwd=cwd or data_dir.parent,
+        umask=umask,
         timeout=CLI_TIMEOUT,
         check=False,
     )
@@ -176,3 +186,127 @@ def test_serve_keeps_database_wal_and_shm_private(tmp_path: Path, umask_022: Non
             assert http.post("/auth/login", json=body).status_code == 200
         modes = {name: mode(data_dir / name) for name in DB_FILES}
     assert modes == dict.fromkeys(DB_FILES, 0o600)
+
+
+# a database given as a SQLite `file:` URI (review finding 13) --------------------------------
+
+# {d} is the database's directory; it is created, so it must not exist yet
+FILE_URIS = {
+    "absolute": "sqlite:///file:{d}/t.db?mode=rwc&uri=true",
+    "empty authority": "sqlite:///file://{d}/t.db?uri=true",
+    "localhost": "sqlite:///file://localhost{d}/t.db?uri=true&cache=private",
+    "relative": "sqlite:///file:{r}/t.db?uri=true",
+}
+
+
+@pytest.mark.parametrize("form", list(FILE_URIS))
+def test_cli_keeps_a_file_uri_database_private(tmp_path: Path, form: str) -> None:
+    """The reviewer's repro: `TESSERA_DATABASE_URL='sqlite:///file:…?mode=rwc&uri=true'
+    tessera users add bob` left the database 0644. Here under umask 022, in a directory
+    others can enter, its name %-encoded in the URI (a space, as `%20`)."""
+    directory = existing_dir(tmp_path / "work" / "my db", 0o755)
+    shown = str(directory).replace(" ", "%20")
+    url = FILE_URIS[form].format(d=shown, r="my%20db")
+    added = run_cli(
+        tmp_path / "work" / "data",
+        *("users", "add", "bob"),
+        stdin=PASSWORD + "\n",
+        TESSERA_DATABASE_URL=url,
+    )
+    assert added.returncode == 0, added.stderr
+    assert mode(directory / "t.db") == 0o600
+    assert f"{directory} is open to other users" in added.stderr
+    assert not list(tmp_path.glob("work/file*"))  # no literal `file:…` path was made instead
+
+
+async def test_a_file_uri_database_keeps_its_wal_and_shm_private(
+    tmp_path: Path, umask_022: None
+) -> None:
+    directory = existing_dir(tmp_path / "db", 0o700)
+    url = f"sqlite+aiosqlite:///file:{directory}/t.db?mode=rwc&uri=true"
+    names = ("t.db", "t.db-wal", "t.db-shm")
+    settings = make_settings(tmp_path / "data", database_url=url)
+    modes = await modes_after_a_write(Tessera(settings), directory, names)
+    assert modes == dict.fromkeys(names, 0o600)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///file::memory:?cache=shared&uri=true",
+        "sqlite+aiosqlite:///file:memdb1?mode=memory&cache=shared&uri=true",
+        "sqlite+aiosqlite:///file:/nowhere/t.db?vfs=memdb&uri=true",
+        "sqlite+aiosqlite:///:memory:",
+    ],
+)
+def test_in_memory_databases_make_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    private_sqlite_files(url)
+    assert sorted(tmp_path.iterdir()) == []
+    assert not Path("/nowhere").exists()
+
+
+def test_a_file_name_without_uri_true_is_a_plain_path(
+    tmp_path: Path, umask_022: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `uri=true`, SQLite opens `file:t.db` as that very name, in the working
+    directory: so it is made private there."""
+    monkeypatch.chdir(tmp_path)
+    private_sqlite_files("sqlite+aiosqlite:///file:t.db")
+    assert mode(tmp_path / "file:t.db") == 0o600
+
+
+def test_a_read_only_file_uri_creates_nothing(tmp_path: Path, umask_022: None) -> None:
+    """`mode=ro` and `mode=rw` ask SQLite not to create the database: nor does Tessera. An
+    existing one is still made private."""
+    private_sqlite_files(f"sqlite+aiosqlite:///file:{tmp_path}/new/t.db?mode=ro&uri=true")
+    assert not (tmp_path / "new").exists()
+    existing = tmp_path / "t.db"
+    existing.touch(mode=0o644)
+    private_sqlite_files(f"sqlite+aiosqlite:///file:{existing}?mode=rw&uri=true")
+    assert mode(existing) == 0o600
+
+
+# directories created under an open umask (review finding 14) ---------------------------------
+
+
+def created_modes(top: Path) -> dict[str, int]:
+    return {str(p.relative_to(top)): mode(p) for p in sorted(top.rglob("*")) if p.is_dir()}
+
+
+def test_cli_creates_every_missing_directory_private_under_umask_000(tmp_path: Path) -> None:
+    """The reviewer's repro: `(umask 000; tessera users add alice --data-dir fm/a/b/data)`
+    left fm/a and fm/a/b 0777; a database URL's own directories likewise."""
+    (tmp_path / "fm").mkdir(mode=0o755)
+    (tmp_path / "fm").chmod(0o755)  # existing: neither loosened nor tightened
+    database = tmp_path / "fm" / "x" / "y" / "t.db"
+    added = run_cli(
+        tmp_path / "fm" / "a" / "b" / "data",
+        *("users", "add", "alice"),
+        stdin=PASSWORD + "\n",
+        umask=0o000,
+        cwd=tmp_path,
+        TESSERA_DATABASE_URL=f"sqlite:///{database}",
+    )
+    assert added.returncode == 0, added.stderr
+    assert created_modes(tmp_path / "fm") == dict.fromkeys(
+        ["a", "a/b", "a/b/data", "x", "x/y"], 0o700
+    )
+    assert mode(tmp_path / "fm") == 0o755
+    assert mode(database) == 0o600
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o277], ids=oct)  # 277: mkdir alone makes 0500
+def test_new_directories_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        load_master_secret(None, tmp_path / "s" / "a" / "data")
+        private_sqlite_files(f"sqlite+aiosqlite:///{tmp_path}/p/q/t.db")
+        private_sqlite_files(f"sqlite+aiosqlite:///file:{tmp_path}/u/v/t.db?uri=true")
+    finally:
+        os.umask(previous)
+    created = ["p", "p/q", "s", "s/a", "s/a/data", "u", "u/v"]
+    assert created_modes(tmp_path) == dict.fromkeys(created, 0o700)
+    assert not mode(tmp_path / "s" / "a" / "data" / "secret.key") & 0o077

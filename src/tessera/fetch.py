@@ -5,8 +5,10 @@ second never trips a 5 s read timeout, and holds its caller for as long as it li
 request runs in a worker thread that the caller waits for at most `deadline` seconds, from
 connect to last byte; past it the caller gets `FetchError` and the connection is shut down
 under the worker, so no reader is left behind. The body is read as a stream and abandoned
-past `max_bytes`. Credentials in the URL are sent as Basic auth and kept out of the URL
-httpx logs.
+past `max_bytes`, counted on the wire: an answer in any `Content-Encoding` but identity is
+refused unread (a few hundred gzipped bytes can expand to gigabytes, all in one decode call),
+and the body is read raw, so nothing is ever decompressed. Credentials in the URL are sent as
+Basic auth and kept out of the URL httpx logs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -116,15 +118,16 @@ class _Attempt:
         try:
             if response.status_code != 200:
                 raise FetchError(f"answered HTTP {response.status_code}")
+            _refuse_encoded(response.headers)
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) > self.max_bytes:
                 raise FetchError(f"answer larger than {self.max_bytes} bytes")
             body = bytearray()
-            for chunk in response.iter_bytes():
+            for chunk in _raw_body(response):
                 body += chunk
                 if len(body) > self.max_bytes:
                     raise FetchError(f"answer larger than {self.max_bytes} bytes")
-                if time.monotonic() > self.stop_at:
+                if self._abandoned or time.monotonic() > self.stop_at:
                     raise FetchError("answer too slow")
             return Fetched(response.headers, bytes(body))
         finally:
@@ -134,6 +137,24 @@ class _Attempt:
         if isinstance(self._outcome, Exception):
             raise self._outcome
         return self._outcome
+
+
+def _raw_body(response: httpx.Response) -> Iterator[bytes]:
+    """The body as sent, never `iter_bytes` (it decompresses). A transport that hands over a
+    body already in memory (`httpx.MockTransport`) has nothing left to stream: that is it."""
+    if response.is_stream_consumed:
+        yield response.content
+    else:
+        yield from response.iter_raw()
+
+
+def _refuse_encoded(headers: httpx.Headers) -> None:
+    """We asked for identity; an answer in any other encoding is refused before its body."""
+    codings = [c.strip().lower() for c in headers.get_list("content-encoding", split_commas=True)]
+    encoded = [c for c in codings if c not in ("", "identity")]
+    if encoded:
+        shown = ", ".join(encoded)[:40]  # the far end's words: kept short
+        raise FetchError(f"answer has Content-Encoding {shown!r}; only identity is accepted")
 
 
 def _shut(sock: socket.socket) -> None:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from tessera.store.file_modes import check_directory
+from tessera.store.file_modes import check_directory, private_directory
 
 SECRET_FILE = "secret.key"
 NONCE_BYTES = 12
@@ -58,7 +58,7 @@ def load_master_secret(configured: str | None, data_dir: Path) -> bytes:
             raise ValueError(f"TESSERA_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
         return raw
     path = data_dir / SECRET_FILE
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_directory(data_dir)
     # Listing it shows only a name (the file itself must be 0600); the database's own
     # directory check warns about that when the database lives here too.
     check_directory(data_dir, "the data directory", warn_if_readable=False)

@@ -156,15 +156,16 @@ class RequestContextMiddleware:
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
             self.metrics.latency.labels(route, method, f"{status // 100}xx").observe(duration)
             client = scope.get("client")
+            path = printable(scope["path"])  # never the query string: it may carry secrets
             access_log.info(
                 "%s %s %d %.1fms",
                 scope["method"],
-                scope["path"],  # never the query string: it may carry secrets
+                path,
                 status,
                 duration * 1000,
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": path,
                     "route": route,
                     "status": status,
                     "duration_ms": round(duration * 1000, 2),
@@ -172,3 +173,15 @@ class RequestContextMiddleware:
                 },
             )
             request_id.reset(token)
+
+
+def printable(text: str) -> str:
+    """`text` with every character a log reader could take for a line break or a terminal
+    command (control characters, NEL, U+2028, any other non-printable) written as its Python
+    escape, and backslashes doubled so an escape in the text cannot pass for one of ours.
+    The server decodes `%0a` in a path to a real newline: printed as is, it starts a line."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(
+        c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode() for c in text
+    )

@@ -17,8 +17,9 @@ import logging
 import os
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import unquote
 
-from sqlalchemy import make_url
+from sqlalchemy import URL, make_url
 
 log = logging.getLogger("tessera.store")
 
@@ -26,6 +27,7 @@ PRIVATE = 0o600
 OPEN_TO_OTHERS = 0o077  # any group or other permission
 WRITABLE_BY_OTHERS = 0o022
 SIDE_FILES = ("-wal", "-shm", "-journal")
+TRUE = frozenset({"true", "yes", "on", "y", "t", "1"})  # what SQLAlchemy reads as `uri=true`
 
 
 class UnsafePermissions(PermissionError):
@@ -73,18 +75,62 @@ def make_private(path: Path) -> None:
     )
 
 
+def private_directory(directory: Path) -> None:
+    """`directory`, and each missing directory above it, created 0700. `mkdir(parents=True)`
+    gives the parents the umask's mode (0777 under umask 000), and the umask can strip bits
+    from any mode asked for, so each directory made here is chmod'ed 0700 too. A directory
+    that already exists keeps its mode: it is the operator's (`check_directory` judges it)."""
+    missing: list[Path] = []
+    current = directory.absolute()
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by someone else: not ours to change
+            continue
+        os.chmod(new, 0o700)
+
+
 def private_sqlite_files(url: str) -> None:
     """Before SQLAlchemy opens the SQLite database at `url`: its directory exists (a new one
     0700) and no one else can write to it, and the database file exists with mode 0600 —
     so SQLite's `-wal` and `-shm` files, which take the database file's mode, are 0600 too.
-    In-memory and `file:` URI databases are left alone."""
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    In-memory databases are left alone; a `file:` URI's file is treated like any other."""
+    path, create = sqlite_file(make_url(url))
+    if path is None:
         return
-    path = Path(database).absolute()  # messages name the real place, not "."
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create:
+        private_directory(path.parent)
+    elif not path.parent.is_dir():
+        return  # SQLite will not create it either, and says so
     check_directory(path.parent, "the database directory")
-    with suppress(FileExistsError):  # an empty file is a new database to SQLite
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    if create:
+        with suppress(FileExistsError):  # an empty file is a new database to SQLite
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
     for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
         make_private(file)
+
+
+def sqlite_file(url: URL) -> tuple[Path | None, bool]:
+    """The file SQLite opens for `url` (None: in memory), and whether it may create it.
+
+    With `uri=true` SQLAlchemy hands SQLite a name starting `file:` as a URI
+    (https://sqlite.org/uri.html): an optional `//` authority (empty or `localhost`), a
+    %-encoded path, and options, some in the URL's query (`mode=memory`, `mode=ro`,
+    `vfs=memdb`). Without it, or without `file:`, the name is the file's own name."""
+    name = url.database or ""
+    options = {key: str(value).lower() for key, value in url.query.items()}
+    if name in ("", ":memory:"):
+        return None, False
+    if options.get("uri") not in TRUE or not name.startswith("file:"):
+        return Path(name).absolute(), True
+    location = name.removeprefix("file:").split("#", 1)[0].split("?", 1)[0]
+    if location.startswith("//"):  # the path starts where the authority ends
+        location = location[2 + len(location[2:].split("/", 1)[0]) :]
+    path = unquote(location)
+    in_memory = options.get("mode") == "memory" or options.get("vfs", "").startswith("memdb")
+    if path in ("", ":memory:") or in_memory:
+        return None, False
+    return Path(path).absolute(), options.get("mode", "rwc") == "rwc"
