@@ -6,9 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from tessera.store import SessionRecord, SQLStore
+from tessera.store import DatabaseUnavailable, SessionRecord, SQLStore
 from tessera.store.migrate import upgrade
 
 pytestmark = pytest.mark.anyio
@@ -41,14 +40,14 @@ async def test_the_refresh_path_steps_aside_when_another_process_holds_sqlite(
 
 
 async def test_a_failed_statement_rolls_back_and_raises_as_the_store_does(tmp_path: Path) -> None:
-    """The hot path runs on `sqlite3` itself; its errors still reach callers as SQLAlchemy's
-    (what the HTTP layer maps: `OperationalError` is a 503), and a failed transaction leaves
-    nothing behind."""
+    """The hot path runs on `sqlite3` itself: a failed transaction leaves nothing behind, an
+    outage reaches callers as the store's `DatabaseUnavailable` (a 503), and any other error
+    as the driver raised it."""
     store = SQLStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'errors.db'}")
     await upgrade(store.engine)
     session = SessionRecord("s1", "alice", "user", 0, 1.0, 999.0, 1.0, None, b"sealed")
     await store.create_session(session, b"h" * 32)
-    with pytest.raises(IntegrityError):  # the same session id twice
+    with pytest.raises(sqlite3.IntegrityError):  # the same session id twice
         await store.create_session(session, b"i" * 32)
     assert await store.find_by_refresh_hash(b"i" * 32) is None  # its token row rolled back
 
@@ -56,8 +55,10 @@ async def test_a_failed_statement_rolls_back_and_raises_as_the_store_does(tmp_pa
         cursor.execute("UPDATE sessions SET generation = 5")
         cursor.execute("SELECT * FROM no_such_table")
 
-    with pytest.raises(OperationalError):
+    with pytest.raises(DatabaseUnavailable) as caught:
         await store._in_thread(broken, write=True)
+    assert isinstance(caught.value.cause, sqlite3.OperationalError)
+    assert caught.value.headers == {"Retry-After": "2"}
     found = await store.find_by_refresh_hash(b"h" * 32)
     assert found is not None and found[1].generation == 0  # the UPDATE rolled back
     assert await store.rotate("s1", 0, b"j" * 32, b"sealed-2", 2.0)

@@ -6,8 +6,8 @@ torn down, the compiled-statement cache, a cursor adapter and a result proxy. He
 pool checkout (SQLAlchemy's pool, so one connection budget and one place that reconnects) and one
 `fetchrow` on the driver, whose statement cache prepares it once per connection.
 
-Errors keep the contract of the rest of the store: a broken connection is invalidated (the pool
-replaces it) and raised as SQLAlchemy's `OperationalError`, which the HTTP layer answers as 503.
+Errors keep the contract of the rest of the store: a connection that met an outage is
+invalidated (the pool replaces it) and the outage raised as `DatabaseUnavailable` (503).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
+
+from tessera.store.faults import as_unavailable, classify
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
@@ -59,28 +60,17 @@ _AUDIT = """, audit AS (
 ROTATE = _ROTATE.format(client="", audit="")
 ROTATE_WITH_AUDIT = _ROTATE.format(client=_CLIENT, audit=_AUDIT)
 
-# What says "the connection or the server is gone", as opposed to a bad statement.
-_CONNECTION_LOST = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.QueryCanceledError,  # statement_timeout: an overloaded server
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
-    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
-    OSError,
-    TimeoutError,
-)
-
 
 async def fetchrow(engine: AsyncEngine, sql: str, *args: Any) -> asyncpg.Record | None:
     """One statement on a pooled connection of `engine`, outside any transaction."""
-    raw = await engine.raw_connection()
-    try:
-        driver: asyncpg.Connection = raw.driver_connection
-        return await driver.fetchrow(sql, *args)
-    except _CONNECTION_LOST as exc:
-        await greenlet_spawn(raw.invalidate, exc)
-        raise OperationalError(sql, None, exc, hide_parameters=True) from exc
-    except asyncpg.PostgresError as exc:
-        raise DatabaseError(sql, None, exc, hide_parameters=True) from exc
-    finally:
-        await greenlet_spawn(raw.close)  # back to the pool (or discarded, if invalidated)
+    with as_unavailable():
+        raw = await engine.raw_connection()
+        try:
+            driver: asyncpg.Connection = raw.driver_connection
+            return await driver.fetchrow(sql, *args)
+        except Exception as exc:
+            if classify(exc) is not None:
+                await greenlet_spawn(raw.invalidate, exc)
+            raise
+        finally:
+            await greenlet_spawn(raw.close)  # back to the pool (or discarded, if invalidated)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tessera.store import postgres_driver as driver
 from tessera.store.base import KeyConflict, UserExists
+from tessera.store.faults import as_unavailable
 from tessera.store.file_modes import private_sqlite_files
 from tessera.store.records import (
     AuditEvent,
@@ -137,15 +138,6 @@ def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Cursor], A
         raise
     conn.commit()
     return result
-
-
-def _as_sqlalchemy_error(exc: sqlite3.Error) -> sa.exc.DBAPIError:
-    """The driver's error as the rest of the store raises it (a 503 for `OperationalError`)."""
-    if isinstance(exc, sqlite3.OperationalError):
-        return sa.exc.OperationalError(None, None, exc)
-    if isinstance(exc, sqlite3.IntegrityError):
-        return sa.exc.IntegrityError(None, None, exc)
-    return sa.exc.DatabaseError(None, None, exc)
 
 
 def _session(row: Mapping[Any, Any]) -> SessionRecord:
@@ -287,15 +279,22 @@ class SQLStore:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        if not self._serialise_writes:
-            async with self.engine.begin() as conn:
+        with as_unavailable():
+            if not self._serialise_writes:
+                async with self.engine.begin() as conn:
+                    yield conn
+                return
+            async with self._write_lock(), self.engine.begin() as conn:
                 yield conn
-            return
-        async with self._write_lock(), self.engine.begin() as conn:
-            yield conn
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        with as_unavailable():
+            async with self.engine.connect() as conn:
+                yield conn
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
@@ -311,17 +310,15 @@ class SQLStore:
         under the lock, like every SQLite write here): on the event loop when the database is
         free at once, else in one worker-thread hop that waits for the lock as usual. The hot
         path's statements are plain SQL on `sqlite3` (SQLAlchemy's execution layer cost more
-        than SQLite itself)."""
+        than SQLite itself). Outages are raised as `DatabaseUnavailable`."""
         assert self._sync is not None and self._threads is not None
-        try:
+        with as_unavailable():
             if not write:
                 done = self._inline_try(work, write=False)
                 return done[0] if done else await self._threaded(work, False)
             async with self._write_lock():
                 done = self._inline_try(work, write=True)
                 return done[0] if done else await self._threaded(work, True)
-        except sqlite3.Error as exc:
-            raise _as_sqlalchemy_error(exc) from exc
 
     def _inline_try(
         self, work: Callable[[sqlite3.Cursor], Any], *, write: bool
@@ -370,12 +367,12 @@ class SQLStore:
             raise UserExists(user.username) from exc
 
     async def get_user_by_name(self, username: str) -> UserRecord | None:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = (await conn.execute(users.select().where(users.c.username == username))).first()
         return _user(row) if row else None
 
     async def list_users(self) -> list[UserRecord]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(users.select().order_by(users.c.username))).all()
         return [_user(row) for row in rows]
 
@@ -459,7 +456,7 @@ class SQLStore:
             record = await driver.fetchrow(self.engine, PG_FIND_BY_HASH, token_hash)
             return (record["token_generation"], _session(record)) if record else None
         else:
-            async with self.engine.connect() as conn:
+            async with self._connect() as conn:
                 row = (await conn.execute(FIND_BY_HASH, params)).first()
         return (row.token_generation, _session(row._mapping)) if row else None
 
@@ -547,7 +544,7 @@ class SQLStore:
         return record is not None and record[0] == 1
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = (await conn.execute(sessions.select().where(sessions.c.id == session_id))).first()
         return _session(row._mapping) if row else None
 
@@ -557,7 +554,7 @@ class SQLStore:
         )
         if subject is not None:
             query = query.where(sessions.c.subject == subject)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(query.order_by(sessions.c.created_at.desc()))).all()
         return [_session(row._mapping) for row in rows]
 
@@ -648,7 +645,7 @@ class SQLStore:
             .order_by(revocations.c.id)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(query)).all()
         return [Revocation(r.id, r.session_id, r.not_after, r.at) for r in rows]
 
@@ -666,9 +663,11 @@ class SQLStore:
         accepted = inspect.signature(asyncpg.connect).parameters  # not SQLAlchemy's own options
         options = {k: v for k, v in options.items() if k in accepted}
         options.update(timeout=10, server_settings=LISTENER_SETTINGS)
-        conn = await asyncpg.connect(*args, **options)
+        with as_unavailable():
+            conn = await asyncpg.connect(*args, **options)
         try:
-            await conn.add_listener(REVOCATION_CHANNEL, lambda *_: wake())
+            with as_unavailable():
+                await conn.add_listener(REVOCATION_CHANNEL, lambda *_: wake())
             if lost is not None:
                 conn.add_termination_listener(lambda _conn: lost())
             yield True
@@ -690,7 +689,7 @@ class SQLStore:
             query = query.where(audit_events.c.subject == subject)
         if limit is not None:
             query = query.limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
             AuditEvent(
@@ -770,7 +769,7 @@ class SQLStore:
         if self.engine.dialect.name != "postgresql":
             yield True
             return
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             got = (
                 await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": GC_LOCK})
             ).scalar()
@@ -785,7 +784,7 @@ class SQLStore:
     # signing keys ----------------------------------------------------------------------------
 
     async def list_keys(self) -> list[KeyRecord]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (
                 await conn.execute(signing_keys.select().order_by(signing_keys.c.created_at))
             ).all()
