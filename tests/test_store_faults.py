@@ -17,6 +17,8 @@ from tessera import Tessera, create_app
 from tessera.errors import Unavailable
 from tessera.store import DatabaseUnavailable, SessionRecord, SQLStore
 from tessera.store.faults import as_unavailable, classify
+from tessera.store.refresh_sqlite import SQLiteRefreshPath
+from tessera.store.sqlite_connections import Cursor
 from tests.conftest import PASSWORD, make_settings
 from tests.helpers import login, refresh
 
@@ -91,10 +93,11 @@ class DiskFailing(SQLStore):
         if self.escape:
             raise wrapped(sqlite3.OperationalError("disk I/O error"))
 
-        def read(_cursor: sqlite3.Cursor) -> None:
+        def read(_cursor: Cursor) -> None:
             raise sqlite3.OperationalError("disk I/O error")
 
-        return await self._in_thread(read, write=False)  # type: ignore[no-any-return]
+        assert isinstance(self.refresh_path, SQLiteRefreshPath)
+        return await self.refresh_path.read(read)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("escape", [False, True], ids=["raised by the store", "escaped it"])
