@@ -16,17 +16,21 @@ SQLAlchemy memoises per statement object) was a fifth of the refresh path's CPU 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 
 from tessera.store.records import AuditEvent, SessionRecord
-from tessera.store.rows import token_row
+from tessera.store.rows import columns, token_row
 from tessera.store.schema import audit_events, refresh_tokens, sessions
 
+# The generation the token was issued for, then its session: `found[0]`,
+# `SessionRecord(*found[1:])`.
 FIND_BY_HASH = (
-    sa.select(refresh_tokens.c.generation.label("token_generation"), sessions)
+    sa.select(
+        refresh_tokens.c.generation.label("token_generation"),
+        *(sessions.c[name] for name in columns(SessionRecord)),
+    )
     .select_from(refresh_tokens.join(sessions))
     .where(refresh_tokens.c.token_hash == sa.bindparam("token_hash"))
 )
@@ -51,8 +55,7 @@ INSERT_TOKEN = refresh_tokens.insert()
 INSERT_AUDIT = audit_events.insert()
 
 
-@dataclass(frozen=True, slots=True)
-class Rotation:
+class Rotation(NamedTuple):
     """One rotation, as `Store.rotate` is asked for it."""
 
     session_id: str

@@ -27,7 +27,7 @@ from tessera.store.refresh_path import (
     INSERT_TOKEN,
     Rotation,
 )
-from tessera.store.rows import record, token_row, values
+from tessera.store.rows import token_row, values
 
 FIND = str(FIND_BY_HASH.compile(dialect=PGDialect_asyncpg()))  # type: ignore[no-untyped-call]
 
@@ -78,7 +78,7 @@ class PostgresRefreshPath:
 
     async def find(self, token_hash: bytes) -> tuple[int, SessionRecord] | None:
         found = await self.fetchrow(FIND, token_hash)
-        return (found["token_generation"], record(SessionRecord, found)) if found else None
+        return (found[0], SessionRecord(*found[1:])) if found else None
 
     async def rotate(self, rotation: Rotation) -> bool:
         """In one statement, one round trip (see `ROTATE`)."""

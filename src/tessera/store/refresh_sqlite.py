@@ -27,7 +27,7 @@ from tessera.store.refresh_path import (
     ROTATE_CAS_WITH_CLIENT,
     Rotation,
 )
-from tessera.store.rows import record, token_row, values
+from tessera.store.rows import token_row, values
 from tessera.store.schema import audit_events, refresh_tokens, sessions
 from tessera.store.sqlite_connections import Cursor, Work, connections_to
 
@@ -39,7 +39,6 @@ def _sql(statement: sa.ClauseElement, columns: Sequence[str] | None = None) -> s
 
 
 FIND = _sql(FIND_BY_HASH)
-FOUND_COLUMNS = tuple(column.name for column in FIND_BY_HASH.selected_columns)
 ROTATE = _sql(ROTATE_CAS)
 ROTATE_WITH_CLIENT = _sql(ROTATE_CAS_WITH_CLIENT)
 CREATE_SESSION = _sql(  # a new session is never revoked
@@ -89,10 +88,7 @@ class SQLiteRefreshPath:
             return cursor.fetchone()
 
         found = await self.read(find)
-        if found is None:
-            return None
-        row = dict(zip(FOUND_COLUMNS, found, strict=True))
-        return row["token_generation"], record(SessionRecord, row)
+        return (found[0], SessionRecord(*found[1:])) if found else None
 
     async def rotate(self, rotation: Rotation) -> bool:
         compare_and_set = ROTATE if rotation.audit is None else ROTATE_WITH_CLIENT

@@ -18,6 +18,12 @@ _NAMES: dict[type[Any], tuple[str, ...]] = {
 }
 
 
+def columns(kind: type[Record]) -> tuple[str, ...]:
+    """The columns that hold a `kind`, in the order of its fields (select them so, and a row
+    becomes a record by position: `kind(*row)`, the cheapest way)."""
+    return _NAMES[kind]
+
+
 def record(kind: type[Record], row: Mapping[Any, Any]) -> Record:
     """A `kind` from a row's mapping: SQLAlchemy's `row._mapping`, a dict or an asyncpg
     record (extra columns, such as an audit event's id, are left out)."""
