@@ -89,7 +89,7 @@ async def test_one_collector_at_a_time_on_postgres(tmp_path: Path, pg_url: str) 
     await second.start()
     store = first.store
     assert isinstance(store, SQLStore)
-    async with store._gc_lock() as got:
+    async with store.purge_lock() as got:
         assert got
         assert (await collect_garbage(second)).skipped
     assert not (await collect_garbage(second)).skipped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-from tessera.store import SQLStore
+from tessera.store import AuditEvent, KeyRecord, SessionRecord, SQLStore, UserRecord
 from tessera.store.migrate import alembic_config, upgrade
-from tessera.store.schema import metadata
+from tessera.store.schema import audit_events, metadata, sessions, signing_keys, users
 
 pytestmark = pytest.mark.anyio
 
@@ -44,3 +45,12 @@ async def test_migrations_match_the_schema_and_downgrade(tmp_path: Path) -> None
     async with store.engine.begin() as conn:
         assert await conn.run_sync(diff) == []
     await store.close()
+
+
+def test_each_record_is_its_tables_columns() -> None:
+    """The store maps rows to records by name (`store.rows`): a field without its column, or
+    a column the record lacks, would be lost on the way in or out."""
+    tables = {SessionRecord: sessions, UserRecord: users, KeyRecord: signing_keys}
+    for kind, table in tables.items():
+        assert {f.name for f in fields(kind)} == set(table.c.keys()), kind.__name__
+    assert {f.name for f in fields(AuditEvent)} == set(audit_events.c.keys()) - {"id"}

@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 
 from tessera import ManualClock, Tessera, create_app
 from tessera.sessions import ClientInfo
-from tessera.store import AuditEvent, SQLStore
+from tessera.store import SQLStore
 from tessera.store.schema import metadata
 from tests.conftest import PASSWORD, make_settings
 from tests.helpers import assert_error, login, refresh
@@ -77,32 +77,6 @@ async def test_two_services_starting_together_make_one_key(pg_url: str, tmp_path
     assert [k.state for k in await services[0].store.list_keys()] == ["active"]
     for s in services:
         await s.close()
-
-
-async def test_rotation_is_one_compare_and_set_statement(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
-    """PostgreSQL rotates in one statement: the successor and the audit row exist only when
-    the session advanced; a stale generation or a revoked session changes nothing."""
-    service = Tessera(pg_settings(tmp_path, pg_url))
-    await service.start()
-    store = service.store
-    issued = await service.sessions.open("alice", "user", ClientInfo("10.0.0.1", "first"))
-    sid = issued.session.id
-    audit = AuditEvent(100.0, "refresh", "alice", sid, "10.0.0.2", "second", "generation 1")
-    assert await store.rotate(sid, 0, b"h" * 32, b"sealed-1", 100.0, audit)
-    assert not await store.rotate(sid, 0, b"i" * 32, b"sealed-x", 101.0, audit)  # stale
-    session = await store.get_session(sid)
-    assert session is not None
-    assert (session.generation, session.sealed_token, session.rotated_at) == (1, b"sealed-1", 100)
-    assert (session.ip, session.user_agent, session.last_used_at) == ("10.0.0.2", "second", 100)
-    assert await store.find_by_refresh_hash(b"i" * 32) is None
-    found = await store.find_by_refresh_hash(b"h" * 32)
-    assert found is not None and found[0] == 1
-    await store.revoke_session(sid, 102.0, "logout", not_after=1000.0)
-    assert not await store.rotate(sid, 1, b"j" * 32, b"sealed-2", 103.0, None)  # revoked
-    assert await store.find_by_refresh_hash(b"j" * 32) is None
-    kinds = [e.kind for e in await store.list_audit(sid)]
-    assert kinds == ["login", "refresh"]
-    await service.close()
 
 
 async def test_a_rotation_cancelled_mid_statement_leaves_the_pool_usable(

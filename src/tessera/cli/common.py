@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from tessera.errors import Unavailable
 from tessera.logs import redact
 from tessera.service import AuthService
 from tessera.settings import Settings
@@ -53,11 +54,13 @@ def _setting_problem(loc: tuple[int | str, ...], message: str) -> str:
 
 # What a command can meet outside its own input: an unreachable or refusing database, files
 # or directories with unsafe permissions. Shown as one line, not a traceback.
-FAILURES = (OSError, SQLAlchemyError)
+FAILURES = (OSError, SQLAlchemyError, Unavailable)
 
 
 def describe_failure(exc: BaseException) -> str:
     """One line for `exc`, with the user-info of any URL in it hidden."""
+    if isinstance(exc, Unavailable) and exc.__cause__ is not None:
+        exc = exc.__cause__  # the store's `DatabaseUnavailable`: say what the driver said
     if isinstance(exc, DBAPIError):  # the driver's own message, without SQL or parameters
         text = f"the database: {exc.orig}"
     elif isinstance(exc, PermissionError):  # ours say what is wrong and what to do

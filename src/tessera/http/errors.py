@@ -7,12 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from tessera.errors import TesseraError
+from tessera.store.faults import DatabaseUnavailable, classify
 
 log = logging.getLogger("tessera.http")
 
@@ -32,16 +31,12 @@ STATUS_CODES = {
     503: "unavailable",
 }
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-DATABASE_RETRY_AFTER = "2"
 
 
 def is_database_down(exc: BaseException) -> bool:
-    """The database is unreachable or overloaded: a 503 the client may retry, not a 500."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True  # the connection broke mid-statement
-    return isinstance(exc, TimeoutError | OSError)
+    """The database is unreachable or overloaded: a 503 the client may retry, not a 500.
+    The store raises `DatabaseUnavailable` itself; this catches what escaped it."""
+    return classify(exc) is not None
 
 
 def error_response(
@@ -55,13 +50,12 @@ def error_response(
 
 
 def database_down(exc: Exception) -> JSONResponse:
-    log.error("database unavailable: %s", type(exc).__name__)
-    return error_response(
-        503, "unavailable", "database unavailable", {"Retry-After": DATABASE_RETRY_AFTER}
-    )
+    return from_tessera_error(classify(exc) or DatabaseUnavailable(exc))
 
 
 def from_tessera_error(exc: TesseraError) -> JSONResponse:
+    if isinstance(exc, DatabaseUnavailable):
+        log.error("database unavailable: %s", type(exc.cause).__name__)
     return error_response(exc.status, exc.code, exc.description, exc.headers)
 
 

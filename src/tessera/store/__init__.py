@@ -1,6 +1,10 @@
-"""Persistence: one interface (`Store`), one SQL implementation, Alembic migrations."""
+"""Persistence: one interface (`Store`), one SQL implementation, Alembic migrations.
+
+An outage raises `DatabaseUnavailable` (a 503 `Unavailable`; see `faults`), whatever the engine.
+"""
 
 from tessera.store.base import KeyConflict, Store, UserExists
+from tessera.store.faults import DatabaseUnavailable
 from tessera.store.records import (
     AuditEvent,
     KeyRecord,
@@ -13,6 +17,7 @@ from tessera.store.sql import SQLStore
 
 __all__ = [
     "AuditEvent",
+    "DatabaseUnavailable",
     "KeyConflict",
     "KeyRecord",
     "Purged",

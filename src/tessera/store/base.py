@@ -3,7 +3,8 @@
 Every method is one short transaction. The two that decide security — `rotate` and
 `revoke_session` — are atomic compare-and-sets, so concurrent callers (tasks, processes,
 replicas) can never both win. Every revocation also appends a `Revocation` row in the same
-transaction, which other replicas and verifiers follow (`revocations_after`).
+transaction, which other replicas and verifiers follow (`revocations_after`). When the database
+cannot answer, every method raises `tessera.store.faults.DatabaseUnavailable` (a 503).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class KeyConflict(Exception):
 
 class Store(Protocol):
     async def ping(self) -> None:
-        """Raise if the database cannot be reached."""
+        """Raise (`DatabaseUnavailable`) if the database cannot be reached."""
 
     async def close(self) -> None: ...
 

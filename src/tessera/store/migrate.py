@@ -9,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tessera.store.faults import as_unavailable
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x7E55E7A1  # an arbitrary, fixed advisory-lock key
 
@@ -21,13 +23,17 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Apply every migration not yet applied (idempotent)."""
+    """Apply every migration not yet applied (idempotent); `DatabaseUnavailable` if the
+    database cannot answer."""
 
     def _run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), "head")
 
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Replicas starting together: one migrates, the others wait, then find it done.
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        await conn.run_sync(_run)
+    with as_unavailable():
+        async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait, then find it done.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
+            await conn.run_sync(_run)

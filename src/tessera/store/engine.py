@@ -1,0 +1,55 @@
+"""An async engine for a database URL, tuned per dialect: the one place a URL becomes an engine.
+
+SQLite: WAL, a busy timeout, and files created private before SQLite opens them. PostgreSQL:
+a bounded pool, and timeouts so one stuck query cannot hold a connection forever.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from tessera.store.file_modes import private_sqlite_files
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(
+    url: str, *, pool_size: int = 20, max_overflow: int = 0, statement_timeout: float = 5.0
+) -> AsyncEngine:
+    """An engine for `url` (already in `dialect+driver://` form), tuned per dialect."""
+    if url.startswith("sqlite"):
+        private_sqlite_files(url)  # before SQLite creates the file with its own mode
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
+        return engine
+    # Connections broken by an outage are discarded by SQLAlchemy on the first error, and the
+    # pool reconnects by itself once the server is back.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=statement_timeout,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": statement_timeout,
+            "command_timeout": statement_timeout * 2,
+            "server_settings": {
+                "statement_timeout": str(int(statement_timeout * 1000)),
+                "application_name": "tessera",
+            },
+        },
+    )
+
+
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Every pooled SQLite connection: WAL (the file's mode, set by the first), foreign keys,
+    and waiting for the write lock rather than failing at once."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
