@@ -211,10 +211,12 @@ test("if the token changed while a request was in flight, retry without refreshi
   assert.equal(server.refreshes, 0);
 });
 
-test("two tabs sharing a lock and a channel rotate once", async () => {
-  const time = fakeTime();
-  const server = fakeServer(time);
-  // A Web Locks stand-in: one holder at a time, FIFO.
+/**
+ * Two tabs of one browser: a Web Locks stand-in (one holder at a time, FIFO), a shared
+ * storage, and BroadcastChannel ports that deliver to each other at once or, with
+ * `link.delayMs`, after that much fake time.
+ */
+function twoTabs(time, server) {
   let queue = Promise.resolve();
   const locks = {
     request(_name, _opts, fn) {
@@ -223,12 +225,18 @@ test("two tabs sharing a lock and a channel rotate once", async () => {
       return run;
     },
   };
+  const link = { delayMs: 0 };
   const ports = [];
   const channel = () => {
     const port = {
       onmessage: null,
       postMessage(data) {
-        for (const other of ports) if (other !== port) queueMicrotask(() => other.onmessage?.({ data }));
+        for (const other of ports) {
+          if (other === port) continue;
+          const deliver = () => other.onmessage?.({ data });
+          if (link.delayMs) time.timers.setTimeout(deliver, link.delayMs);
+          else queueMicrotask(deliver);
+        }
       },
       close() {},
     };
@@ -238,8 +246,13 @@ test("two tabs sharing a lock and a channel rotate once", async () => {
   const store = new Map();
   const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
   const options = { fetch: server.fetch, now: time.now, timers: time.timers, locks, storage, pageUrl: PAGE };
-  const tab1 = createAuth({ ...options, channel: channel() });
-  const tab2 = createAuth({ ...options, channel: channel() });
+  return { link, tabs: [createAuth({ ...options, channel: channel() }), createAuth({ ...options, channel: channel() })] };
+}
+
+test("two tabs sharing a lock and a channel rotate once", async () => {
+  const time = fakeTime();
+  const server = fakeServer(time);
+  const { tabs: [tab1, tab2] } = twoTabs(time, server);
   await tab1.login("alice", "pw");
   await new Promise((r) => setImmediate(r));
   assert.equal(tab2.accessToken, tab1.accessToken); // the login was shared
@@ -255,40 +268,10 @@ test("a hand-over slowed by a busy machine still means one rotation for one expi
   // lock sees the other's marker and waits for its token rather than rotating again.
   const time = fakeTime();
   const server = fakeServer(time);
-  let queue = Promise.resolve();
-  const locks = {
-    request(_name, _opts, fn) {
-      const run = queue.then(() => fn());
-      queue = run.catch(() => {});
-      return run;
-    },
-  };
-  const ports = [];
-  let delayMs = 0;
-  const channel = () => {
-    const port = {
-      onmessage: null,
-      postMessage(data) {
-        for (const other of ports) {
-          if (other === port) continue;
-          const deliver = () => other.onmessage?.({ data });
-          if (delayMs) time.timers.setTimeout(deliver, delayMs);
-          else queueMicrotask(deliver);
-        }
-      },
-      close() {},
-    };
-    ports.push(port);
-    return port;
-  };
-  const store = new Map();
-  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
-  const options = { fetch: server.fetch, now: time.now, timers: time.timers, locks, storage, pageUrl: PAGE };
-  const tab1 = createAuth({ ...options, channel: channel() });
-  const tab2 = createAuth({ ...options, channel: channel() });
+  const { link, tabs: [tab1, tab2] } = twoTabs(time, server);
   await tab1.login("alice", "pw");
   await new Promise((r) => setImmediate(r));
-  delayMs = 3_000;
+  link.delayMs = 3_000;
   await time.advance(TTL * 1000);
   const calls = Promise.all([tab1.fetch("/api/me"), tab2.fetch("/api/me")]);
   for (let i = 0; i < 8; i += 1) await time.advance(500); // the delivery lands at 3 s
