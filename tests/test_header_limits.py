@@ -5,13 +5,9 @@ the server stops reading instead of buffering them. Raw sockets against a real s
 from __future__ import annotations
 
 import json
-import re
-import socket
-import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,12 +15,20 @@ import pytest
 from tessera import Tessera
 from tests.conftest import make_settings
 from tests.live import LISTENING, in_process_server, serve
+from tests.raw_http import (
+    MIB,
+    TIMEOUT,
+    attack,
+    closed_within,
+    connect,
+    peak_rss,
+    read_until_closed,
+    responses,
+)
 
 pytestmark = pytest.mark.slow
 
 CAP = 16 * 1024  # the default
-MIB = 1024 * 1024
-TIMEOUT = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -32,66 +36,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     service = Tessera(make_settings(tmp_path_factory.mktemp("heads") / "data"))
     with in_process_server(service) as url:
         yield url
-
-
-def connect(url: str) -> socket.socket:
-    parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes (a reset after its answer counts as
-    closed: it stopped reading with our bytes still unread)."""
-    received = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return received
-        if not chunk:
-            return received
-        received += chunk
-
-
-def responses(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
-    """The HTTP/1.1 responses in `raw`, in order (each with a Content-Length)."""
-    parsed = []
-    while raw:
-        head, _, rest = raw.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-        length = int(headers["content-length"])
-        parsed.append((status, headers, rest[:length]))
-        raw = rest[length:]
-    return parsed
-
-
-def attack(url: str, pieces: Iterable[bytes], pause: float = 0.0) -> tuple[bytes, int]:
-    """Send `pieces` from a thread (stopping when the server closes) while reading what the
-    server answers; returns the answer and how many bytes got sent."""
-    sent = 0
-    with connect(url) as sock:
-
-        def send() -> None:
-            nonlocal sent
-            try:
-                for piece in pieces:
-                    sock.sendall(piece)
-                    sent += len(piece)
-                    if pause:
-                        time.sleep(pause)
-            except OSError:
-                pass  # the server closed: what this is about
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        answer = read_until_closed(sock)
-        sender.join(TIMEOUT)
-        assert not sender.is_alive(), "the server still reads a head past the cap"
-    return answer, sent
 
 
 def assert_refused(answer: bytes) -> None:
@@ -226,13 +170,6 @@ def test_serve_caps_heads_by_its_setting_and_keeps_its_memory(tmp_path: Path) ->
         assert peak_rss(served.process.pid) - before < 16 * MIB
 
 
-def peak_rss(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    assert match, status
-    return int(match.group(1)) * 1024
-
-
 # Heads in time: a connection that sends nothing, or drips its head, is not kept forever -------
 
 HEAD_TIMEOUT = 1.0
@@ -244,13 +181,6 @@ def quick_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     service = Tessera(make_settings(data, header_timeout=HEAD_TIMEOUT))
     with in_process_server(service) as url:
         yield url
-
-
-def closed_within(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
-    started = time.monotonic()
-    sock.settimeout(seconds)
-    answer = read_until_closed(sock)
-    return answer, time.monotonic() - started
 
 
 def test_a_connection_that_sends_nothing_is_closed(quick_url: str) -> None:
