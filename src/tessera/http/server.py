@@ -76,9 +76,9 @@ def build_server(
     log_level: str = "info",
     access_log: bool = True,
 ) -> uvicorn.Server:
-    """uvicorn for `app` (default: the standalone app of `auth`), on httptools with a cap on
-    request heads. Logging is `tessera.logs`'s job (Tessera writes its own access log, with
-    request ids), not uvicorn's."""
+    """uvicorn for `app` (default: the standalone app of `auth`), on httptools with caps on
+    each request's head and time (`head_limit`). Logging is
+    `tessera.logs`'s job (Tessera writes its own access log, with request ids), not uvicorn's."""
     logging.getLogger("tessera.access").disabled = not access_log
     config = uvicorn.Config(
         app or create_app(auth),
@@ -88,6 +88,6 @@ def build_server(
         lifespan="on",
         server_header=False,
         proxy_headers=auth.settings.trust_forwarded,
-        http=head_limited(auth.settings.max_header_bytes, auth.settings.header_timeout),
+        http=head_limited(auth.settings.max_header_bytes, auth.settings.request_timeout),
     )
     return Server(config, auth)
