@@ -1,4 +1,5 @@
-"""Request heads are bounded (review finding 3): a request line and headers over
+"""Request heads and trailers are bounded (review finding 3, and issue 15's review finding 2):
+a request line and headers, or a chunked body's framing and trailers, over
 `TESSERA_MAX_HEADER_BYTES` get 431 in the contract's JSON shape and a closed connection, and
 the server stops reading instead of buffering them. Raw sockets against a real server."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,7 @@ from tests.raw_http import (
     TIMEOUT,
     attack,
     connect,
+    flood,
     peak_rss,
     read_until_closed,
     responses,
@@ -39,14 +42,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def assert_refused(answer: bytes) -> None:
+def assert_refused(answer: bytes, what: str = "headers") -> None:
     [(status, headers, body)] = responses(answer)
     assert status == 431, answer[:200]
     assert headers["content-type"] == "application/json"
     assert headers["connection"] == "close"
     error = json.loads(body)
     assert error["error"] == "headers_too_large"
-    assert str(CAP) in error["error_description"]
+    assert str(CAP) in error["error_description"] and what in error["error_description"]
 
 
 def header_lines(total: int, *, complete: bool = True) -> Iterator[bytes]:
@@ -150,8 +153,64 @@ def test_a_pipelined_head_over_the_cap_across_two_writes_gets_431(base_url: str)
         assert statuses(read_until_closed(sock)) == [200, 431]
 
 
+# Trailers: the fields after a chunked body's last chunk count against the same cap ----------
+
+CHUNKED_HEAD = (
+    b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+CHUNKED_LOGIN = CHUNKED_HEAD + b"1\r\n{\r\n"
+LAST_CHUNK = b"0\r\n"
+TRAILER_BLOCK = (b"X-T: " + b"a" * 100 + b"\r\n") * 1000  # about 105 KiB
+
+
+def test_trailers_past_the_cap_get_431(base_url: str) -> None:
+    """The reviewer's attack: a login's chunked body, then an endless stream of trailer
+    fields (200 MiB of them grew the server by 500 MB)."""
+    answer, sent = attack(base_url, [CHUNKED_LOGIN + LAST_CHUNK, *[TRAILER_BLOCK] * 320])
+    assert_refused(answer, "trailers")
+    assert sent < 24 * MIB, f"{sent} bytes sent before the server closed"
+
+
+def test_one_huge_trailer_line_gets_431(base_url: str) -> None:
+    answer, _ = attack(base_url, huge(CHUNKED_LOGIN + LAST_CHUNK + b"X-Big: ", 4 * MIB, b""))
+    assert_refused(answer, "trailers")
+
+
+def test_a_trailer_section_over_the_cap_in_one_write_gets_431(base_url: str) -> None:
+    trailers = b"".join(b"X-T-%04d: %s\r\n" % (n, b"a" * 90) for n in range(200))
+    with connect(base_url) as sock:
+        sock.sendall(CHUNKED_LOGIN + LAST_CHUNK + trailers + b"\r\n")
+        assert_refused(read_until_closed(sock), "trailers")
+
+
+def test_trailers_after_the_answer_are_cut_off(base_url: str) -> None:
+    # /healthz answers without reading the body: the flood comes after its 200, and the
+    # connection is closed with no second answer.
+    start = b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + LAST_CHUNK
+    answer, sent = attack(base_url, [start, *[TRAILER_BLOCK] * 320])
+    assert statuses(answer) == [200]
+    assert sent < 24 * MIB, f"{sent} bytes sent before the server closed"
+
+
+def test_a_chunk_size_line_past_the_cap_gets_431(base_url: str) -> None:
+    # A chunk extension that never ends: chunk framing counts like trailers.
+    answer, _ = attack(base_url, huge(CHUNKED_HEAD + b"1;ext=", 4 * MIB, b""))
+    assert_refused(answer, "trailers")
+
+
+def test_small_trailers_and_chunked_bodies_still_work(base_url: str) -> None:
+    body = json.dumps({"username": "nobody", "password": "wrong"}).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:]))
+    with connect(base_url) as sock:
+        sock.sendall(CHUNKED_HEAD + chunks + LAST_CHUNK + b"X-Checksum: abc\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert statuses(read_until_closed(sock)) == [401, 200]
+
+
 def test_serve_caps_heads_by_its_setting_and_keeps_its_memory(tmp_path: Path) -> None:
-    """`tessera serve` itself: the setting applies, and a flood leaves its peak RSS flat."""
+    """`tessera serve` itself: the setting applies, and floods of headers or trailers leave its
+    peak RSS flat."""
     with serve(tmp_path / "data", env={"TESSERA_MAX_HEADER_BYTES": "4096"}) as served:
         url = served.expect(LISTENING).group(1)
         with httpx.Client(base_url=url, timeout=TIMEOUT) as http:
@@ -162,4 +221,9 @@ def test_serve_caps_heads_by_its_setting_and_keeps_its_memory(tmp_path: Path) ->
         before = peak_rss(served.process.pid)
         _, sent = attack(url, huge(b"GET /healthz HTTP/1.1\r\nX-Flood: ", 64 * MIB, b""))
         assert sent < 24 * MIB
+        # the reviewer's trailer flood, three connections at once
+        floods = [(CHUNKED_LOGIN + LAST_CHUNK, TRAILER_BLOCK, 64 * MIB)] * 3
+        with ThreadPoolExecutor(3) as pool:
+            sent_each = list(pool.map(lambda a: flood(url, *a), floods))
+        assert max(sent_each) < 24 * MIB, sent_each
         assert peak_rss(served.process.pid) - before < 16 * MIB

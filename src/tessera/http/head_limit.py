@@ -1,14 +1,17 @@
 """Limits on what one connection can make the server hold, kept inside uvicorn's fast parser
-(httptools): the size of a request's head, and the time a request takes to arrive. uvicorn's
-httptools protocol has neither: one connection's 256 MiB header grew the server by hundreds
-of megabytes, and a stalled body held its descriptor forever.
+(httptools): the size of a request's framing, and the time a request takes to arrive.
+uvicorn's httptools protocol has neither: one connection's 256 MiB header, or an endless
+stream of chunked trailers, grew the server by hundreds of megabytes, and a stalled body held
+its descriptor forever.
 
-- Size: the request line and headers are capped at `max_head_bytes`: 431 in the contract's
-  JSON shape, and the rest is never read. Two counts, both cheap: while a head is incomplete,
-  the raw bytes read since it began (a head that begins mid-read, after a pipelined request,
-  owns none of that read, so what is held is at most the cap plus two reads; asyncio reads up
-  to 256 KiB at a time); and when it completes, its exact size, measured only where its reads
-  could hold more than the cap.
+- Size: the request line and headers, and a chunked body's framing (each chunk-size line;
+  the last one with its trailers), are capped at `max_head_bytes`: 431 in the contract's JSON
+  shape, and the rest is never read. Two counts, both cheap: while such a part is incomplete,
+  the raw bytes read since it began (a part that begins mid-read owns none of that read, so
+  what is held is at most the cap plus two reads; asyncio reads up to 256 KiB at a time); and
+  exactly, a head's size when it completes (only where its reads could hold more than the
+  cap) and the trailer fields as they come. Trailers are dropped, never kept: uvicorn would
+  append them to the headers the app already has.
 - Time: a request's line, headers and body, trailers included, must arrive within
   `request_timeout` seconds of its first byte, or of the connection opening for the first
   (uvicorn sets no timer before its first answer, and any byte stops its keep-alive timer);
@@ -41,7 +44,7 @@ class StopParsing(Exception):
 
 
 class HeadLimitedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with caps on request heads and time."""
+    """uvicorn's httptools protocol with caps on request framing and time."""
 
     max_head_bytes = 16 * 1024
     request_timeout = 10.0
@@ -52,8 +55,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._in_message = False  # between a request's first byte and its last
         self._ahead: RequestResponseCycle | None = None  # the last request received in full
         self._own: RequestResponseCycle | None = None  # the one arriving, once its head is in
-        self._counting = False  # inside a head
-        self._fed = 0  # raw bytes of the head so far
+        self._counting = False  # inside a head, or a chunked body's framing
+        self._in_head = False  # in the request line and headers (not trailers)
+        self._fed = 0  # raw bytes of the counted part so far
+        self._trailers = 0  # trailer bytes, exactly
         self._partial = False  # the head began mid-read: its first read uncounted
         self._read_size = 0  # bytes in the read being parsed
         self._starts_message = False  # the read being parsed began between requests
@@ -75,7 +80,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if self._timer is None and not self._busy():
             self._start_timer()  # a request's first byte, or a blank line before one
         if self._counting:
-            self._fed += len(data)  # the whole read continues the head
+            self._fed += len(data)  # the whole read continues the counted part
         self._read_size, self._starts_message = len(data), not self._in_message
         super().data_received(data)
         over = self._counting and self._fed > self.max_head_bytes
@@ -89,30 +94,47 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if self._timer is None and not self._busy():
             self._start_timer()  # begun in the read that ended a request already answered
         self._in_message, self._own = True, None
-        self._counting = True
+        self._counting, self._in_head = True, True
         # A head that begins a read owns all of it so far; one that begins after another
         # message in the same read cannot tell its share, and starts from zero.
         self._partial = not self._starts_message
         self._fed = 0 if self._partial else self._read_size
         self._starts_message = False
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._in_head:
+            super().on_header(name, value)
+            return
+        self._trailers += len(name) + len(value) + LINE_OVERHEAD  # a trailer: counted, dropped
+        if self._trailers > self.max_head_bytes:
+            self._refuse_too_large()
+            raise StopParsing
+
     def on_headers_complete(self) -> None:
-        self._counting = False
         # Measure the head only when the reads it came in could hold more than the cap.
         could_exceed = self._partial or self._fed + self._read_size > self.max_head_bytes
         if could_exceed and self._head_size() > self.max_head_bytes:
             self._refuse_too_large()
             raise StopParsing  # no request starts
+        self._in_head = False
         before = self.cycle
         super().on_headers_complete()
         if self.cycle is not before:
             self._own = self.cycle
+        self._fed = self._trailers = 0  # a chunked body's first size line, if any
 
     def _head_size(self) -> int:
         return len(self.url) + sum(len(n) + len(v) + LINE_OVERHEAD for n, v in self.headers)
 
+    def on_body(self, body: bytes) -> None:
+        self._counting = False  # data, not framing: the app's body limit applies
+        super().on_body(body)
+
+    def on_chunk_complete(self) -> None:
+        self._counting, self._fed = True, 0  # the next size line (the last: and trailers)
+
     def on_message_complete(self) -> None:
-        self._in_message = False
+        self._in_message = self._counting = False
         self._stop_timer()
         self._ahead, self._own = self.cycle, None
         super().on_message_complete()
@@ -158,7 +180,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._stop(self._refusal(REQUEST_TIMEOUT, "request_timeout", description))
 
     def _refuse_too_large(self) -> None:
-        description = f"the request line and headers exceed {self.max_head_bytes} bytes"
+        what = "the request line and headers" if self._in_head else "a chunk-size line or trailers"
+        description = f"{what} exceed {self.max_head_bytes} bytes"
         self._stop(self._refusal(HEADERS_TOO_LARGE, "headers_too_large", description))
 
     def _stop(self, answer: bytes | None) -> None:
