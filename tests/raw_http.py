@@ -37,6 +37,19 @@ def read_until_closed(sock: socket.socket) -> bytes:
         received += chunk
 
 
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response (with a Content-Length), however it is split into reads."""
+    received = b""
+    while True:
+        head, found, body = received.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length: *(\d+)", head)
+        if found and length and len(body) >= int(length[1]):
+            return received
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {received!r}"
+        received += chunk
+
+
 def closed_within(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
     """What the server sends until it closes, and how long that took (fails the test, with a
     timeout, if it is still open after `seconds`)."""
