@@ -1,8 +1,9 @@
 """Limits on what one connection can make the server hold, kept inside uvicorn's fast parser
-(httptools): the size of a request's framing, and the time a request takes to arrive.
-uvicorn's httptools protocol has neither: one connection's 256 MiB header, or an endless
-stream of chunked trailers, grew the server by hundreds of megabytes, and a stalled body held
-its descriptor forever.
+(httptools): the size of a request's framing, the time a request takes to arrive, and the
+number of requests queued behind the one being answered. uvicorn's httptools protocol has
+none of them: one connection's 256 MiB header, or an endless stream of chunked trailers, grew
+the server by hundreds of megabytes; a stalled body held its descriptor forever; streaming
+pipelined requests without reading the answers queued them by the million.
 
 - Size: the request line and headers, and a chunked body's framing (each chunk-size line;
   the last one with its trailers), are capped at `max_head_bytes`: 431 in the contract's JSON
@@ -16,6 +17,9 @@ its descriptor forever.
   `request_timeout` seconds of its first byte, or of the connection opening for the first
   (uvicorn sets no timer before its first answer, and any byte stops its keep-alive timer);
   then 408, or a plain close if its answer has begun or nothing was asked.
+- Queue: at most `max_queued` requests wait behind the one being answered; at the next, the
+  parser stops (in the callback, so one read cannot queue thousands), those are answered and
+  the connection is closed.
 - Order: nothing of ours goes ahead of the answer to an earlier request. A request's deadline
   starts once the answers before it are sent, and a refusal (431, or 400 for bytes that are
   not HTTP) stops reading and waits for them.
@@ -44,10 +48,11 @@ class StopParsing(Exception):
 
 
 class HeadLimitedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with caps on request framing and time."""
+    """uvicorn's httptools protocol with caps on request framing, time and queue."""
 
     max_head_bytes = 16 * 1024
     request_timeout = 10.0
+    max_queued = 16
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -90,6 +95,9 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     # Parser callbacks ---------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if len(self.pipeline) >= self.max_queued:
+            self._stop(None)  # answer those waiting, then close
+            raise StopParsing
         super().on_message_begin()
         if self._timer is None and not self._busy():
             self._start_timer()  # begun in the read that ended a request already answered

@@ -77,7 +77,7 @@ def build_server(
     access_log: bool = True,
 ) -> uvicorn.Server:
     """uvicorn for `app` (default: the standalone app of `auth`), on httptools with caps on
-    each request's head and time (`head_limit`). Logging is
+    each connection's request framing, time and queue (`head_limit`). Logging is
     `tessera.logs`'s job (Tessera writes its own access log, with request ids), not uvicorn's."""
     logging.getLogger("tessera.access").disabled = not access_log
     config = uvicorn.Config(
