@@ -12,6 +12,7 @@ from contextlib import suppress
 import uvicorn
 from starlette.types import ASGIApp
 
+from tessera.http.accept_errors import quiet_accept_errors
 from tessera.http.app import create_app
 from tessera.http.head_limit import head_limited
 from tessera.http.mount import Tessera
@@ -49,14 +50,16 @@ def url_of(sock: socket.socket) -> str:
 
 class Server(uvicorn.Server):
     """uvicorn, answering the revocation feed's waiting long-polls as shutdown begins (it
-    waits for every open request before the app's own shutdown runs), and keeping start-up's
-    objects out of the garbage collector's full passes."""
+    waits for every open request before the app's own shutdown runs), keeping start-up's
+    objects out of the garbage collector's full passes, and reporting failed accepts once in
+    a while rather than each one (`accept_errors`)."""
 
     def __init__(self, config: uvicorn.Config, auth: Tessera) -> None:
         super().__init__(config)
         self.auth = auth
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        quiet_accept_errors()
         await super().startup(sockets)
         # The imported modules, the app and its routes live as long as the process; a full
         # collection walked all of them (about 100 ms here, a pause every request in flight
