@@ -1,18 +1,14 @@
-"""Request heads are bounded (review finding 3): a request line and headers over
+"""Request heads and trailers are bounded (review finding 3, and issue 15's review finding 2):
+a request line and headers, or a chunked body's framing and trailers, over
 `TESSERA_MAX_HEADER_BYTES` get 431 in the contract's JSON shape and a closed connection, and
 the server stops reading instead of buffering them. Raw sockets against a real server."""
 
 from __future__ import annotations
 
 import json
-import re
-import select
-import socket
-import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,12 +17,24 @@ from tessera import Tessera
 from tests.conftest import make_settings
 from tests.helpers import wait_until
 from tests.live import LISTENING, in_process_server, serve
+from tests.raw_http import (
+    GET,
+    MIB,
+    TIMEOUT,
+    answered,
+    attack,
+    connect,
+    flood,
+    peak_rss,
+    read_response,
+    read_until_closed,
+    responses,
+    statuses,
+)
 
 pytestmark = pytest.mark.slow
 
 CAP = 16 * 1024  # the default
-MIB = 1024 * 1024
-TIMEOUT = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -36,80 +44,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def connect(url: str) -> socket.socket:
-    parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes (a reset after its answer counts as
-    closed: it stopped reading with our bytes still unread)."""
-    received = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return received
-        if not chunk:
-            return received
-        received += chunk
-
-
-def responses(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
-    """The HTTP/1.1 responses in `raw`, in order (each with a Content-Length)."""
-    parsed = []
-    while raw:
-        head, _, rest = raw.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-        length = int(headers["content-length"])
-        parsed.append((status, headers, rest[:length]))
-        raw = rest[length:]
-    return parsed
-
-
-def attack(url: str, pieces: Iterable[bytes], pause: float = 0.0) -> tuple[bytes, int]:
-    """Send `pieces` from a thread (stopping when the server closes) while reading what the
-    server answers; returns the answer and how many bytes got sent."""
-    sent = 0
-    with connect(url) as sock:
-
-        def send() -> None:
-            nonlocal sent
-            try:
-                for piece in pieces:
-                    sock.sendall(piece)
-                    sent += len(piece)
-                    if pause:
-                        time.sleep(pause)  # the scenario: a client that drips its bytes
-            except OSError:
-                pass  # the server closed: what this is about
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        answer = read_until_closed(sock)
-        sender.join(TIMEOUT)
-        assert not sender.is_alive(), "the server still reads a head past the cap"
-    return answer, sent
-
-
-def answered(sock: socket.socket) -> bool:
-    """Whether an answer waits to be read (left in place for the reads after)."""
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable) and sock.recv(16, socket.MSG_PEEK).startswith(b"HTTP/1.1 ")
-
-
-def assert_refused(answer: bytes) -> None:
+def assert_refused(answer: bytes, what: str = "headers") -> None:
     [(status, headers, body)] = responses(answer)
     assert status == 431, answer[:200]
     assert headers["content-type"] == "application/json"
     assert headers["connection"] == "close"
     error = json.loads(body)
     assert error["error"] == "headers_too_large"
-    assert str(CAP) in error["error_description"]
+    assert str(CAP) in error["error_description"] and what in error["error_description"]
 
 
 def header_lines(total: int, *, complete: bool = True) -> Iterator[bytes]:
@@ -182,46 +124,105 @@ def test_big_but_legal_heads_still_work(base_url: str) -> None:
 
 
 def test_keep_alive_and_pipelined_requests_still_work(base_url: str) -> None:
-    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     # a body bigger than the cap before a pipelined request is no head
     body = b"b" * (2 * CAP)
     post = b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
     with connect(base_url) as sock:
-        sock.sendall(get)
+        sock.sendall(GET)
         first = sock.recv(65536)
         assert first.startswith(b"HTTP/1.1 200"), first
-        sock.sendall(get + post + get + get + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
-        statuses = [status for status, _, _ in responses(read_until_closed(sock))]
-    assert statuses == [200, 405, 200, 200, 200]
+        sock.sendall(GET + post + GET + GET + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert statuses(read_until_closed(sock)) == [200, 405, 200, 200, 200]
 
 
-def test_a_pipelined_head_over_the_cap_gets_431_and_ends_the_connection(base_url: str) -> None:
-    # The big head begins mid-read, after a request: its exact size still counts.
-    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-    big = b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * (CAP + 100) + b"\r\n\r\n"
+BIG_HEAD = b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * (CAP + 100) + b"\r\n\r\n"
+
+
+def test_a_pipelined_head_over_the_cap_gets_431_after_the_answer_before_it(base_url: str) -> None:
+    # The big head begins mid-read, after a request: its exact size still counts. The 431
+    # waits for the answer to the request before it; nothing after the big head is served.
     with connect(base_url) as sock:
-        sock.sendall(get + big + get)
-        statuses = [status for status, _, _ in responses(read_until_closed(sock))]
-    # The answer to the first request may be lost with the connection; nothing after the
-    # big head is served.
-    assert statuses in ([431], [200, 431])
+        sock.sendall(GET + BIG_HEAD + GET)
+        assert statuses(read_until_closed(sock)) == [200, 431]
 
 
 def test_a_pipelined_head_over_the_cap_across_two_writes_gets_431(base_url: str) -> None:
     # The big head begins mid-read (its first read is not counted) and ends in a small one.
-    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-    big = b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * (CAP + 100) + b"\r\n\r\n"
     with connect(base_url) as sock:
-        sock.sendall(get + big[:-10])
+        sock.sendall(GET + BIG_HEAD[:-10])
         # The server has read the first write on its own once it answers the request in it.
         wait_until(lambda: answered(sock), "the answer to the first request")
-        sock.sendall(big[-10:])
-        statuses = [status for status, _, _ in responses(read_until_closed(sock))]
-    assert statuses in ([431], [200, 431])
+        sock.sendall(BIG_HEAD[-10:])
+        assert statuses(read_until_closed(sock)) == [200, 431]
+
+
+# Trailers: the fields after a chunked body's last chunk count against the same cap ----------
+
+CHUNKED_HEAD = (
+    b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+CHUNKED_LOGIN = CHUNKED_HEAD + b"1\r\n{\r\n"
+LAST_CHUNK = b"0\r\n"
+TRAILER_BLOCK = (b"X-T: " + b"a" * 100 + b"\r\n") * 1000  # about 105 KiB
+
+
+def test_trailers_past_the_cap_get_431(base_url: str) -> None:
+    """The reviewer's attack: a login's chunked body, then an endless stream of trailer
+    fields (200 MiB of them grew the server by 500 MB)."""
+    answer, sent = attack(base_url, [CHUNKED_LOGIN + LAST_CHUNK, *[TRAILER_BLOCK] * 320])
+    assert_refused(answer, "trailers")
+    assert sent < 24 * MIB, f"{sent} bytes sent before the server closed"
+
+
+def test_one_huge_trailer_line_gets_431(base_url: str) -> None:
+    answer, _ = attack(base_url, huge(CHUNKED_LOGIN + LAST_CHUNK + b"X-Big: ", 4 * MIB, b""))
+    assert_refused(answer, "trailers")
+
+
+def test_a_trailer_section_over_the_cap_in_one_write_gets_431(base_url: str) -> None:
+    trailers = b"".join(b"X-T-%04d: %s\r\n" % (n, b"a" * 90) for n in range(200))
+    with connect(base_url) as sock:
+        sock.sendall(CHUNKED_LOGIN + LAST_CHUNK + trailers + b"\r\n")
+        assert_refused(read_until_closed(sock), "trailers")
+
+
+def test_trailers_after_the_answer_are_cut_off(base_url: str) -> None:
+    # /healthz answers without reading the body: the flood comes after its 200, and the
+    # connection is closed with no second answer.
+    start = b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + LAST_CHUNK
+    with connect(base_url) as sock:
+        sock.sendall(start)
+        assert statuses(read_response(sock)) == [200]
+        sent = 0
+        try:
+            while sent < 32 * MIB:
+                sock.sendall(TRAILER_BLOCK)
+                sent += len(TRAILER_BLOCK)
+        except OSError:
+            pass  # the server closed: what this is about
+        assert sent < 24 * MIB, f"{sent} bytes sent before the server closed"
+        assert read_until_closed(sock) == b""
+
+
+def test_a_chunk_size_line_past_the_cap_gets_431(base_url: str) -> None:
+    # A chunk extension that never ends: chunk framing counts like trailers.
+    answer, _ = attack(base_url, huge(CHUNKED_HEAD + b"1;ext=", 4 * MIB, b""))
+    assert_refused(answer, "trailers")
+
+
+def test_small_trailers_and_chunked_bodies_still_work(base_url: str) -> None:
+    body = json.dumps({"username": "nobody", "password": "wrong"}).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:]))
+    with connect(base_url) as sock:
+        sock.sendall(CHUNKED_HEAD + chunks + LAST_CHUNK + b"X-Checksum: abc\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert statuses(read_until_closed(sock)) == [401, 200]
 
 
 def test_serve_caps_heads_by_its_setting_and_keeps_its_memory(tmp_path: Path) -> None:
-    """`tessera serve` itself: the setting applies, and a flood leaves its peak RSS flat."""
+    """`tessera serve` itself: the setting applies, and floods of headers or trailers leave its
+    peak RSS flat."""
     with serve(tmp_path / "data", env={"TESSERA_MAX_HEADER_BYTES": "4096"}) as served:
         url = served.expect(LISTENING).group(1)
         with httpx.Client(base_url=url, timeout=TIMEOUT) as http:
@@ -232,70 +233,9 @@ def test_serve_caps_heads_by_its_setting_and_keeps_its_memory(tmp_path: Path) ->
         before = peak_rss(served.process.pid)
         _, sent = attack(url, huge(b"GET /healthz HTTP/1.1\r\nX-Flood: ", 64 * MIB, b""))
         assert sent < 24 * MIB
+        # the reviewer's trailer flood, three connections at once
+        floods = [(CHUNKED_LOGIN + LAST_CHUNK, TRAILER_BLOCK, 64 * MIB)] * 3
+        with ThreadPoolExecutor(3) as pool:
+            sent_each = list(pool.map(lambda a: flood(url, *a), floods))
+        assert max(sent_each) < 24 * MIB, sent_each
         assert peak_rss(served.process.pid) - before < 16 * MIB
-
-
-def peak_rss(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    assert match, status
-    return int(match.group(1)) * 1024
-
-
-# Heads in time: a connection that sends nothing, or drips its head, is not kept forever -------
-
-HEAD_TIMEOUT = 1.0
-
-
-@pytest.fixture(scope="module")
-def quick_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("head-timeout") / "data"
-    service = Tessera(make_settings(data, header_timeout=HEAD_TIMEOUT))
-    with in_process_server(service) as url:
-        yield url
-
-
-def closed_within(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
-    started = time.monotonic()
-    sock.settimeout(seconds)
-    answer = read_until_closed(sock)
-    return answer, time.monotonic() - started
-
-
-def test_a_connection_that_sends_nothing_is_closed(quick_url: str) -> None:
-    with connect(quick_url) as sock:
-        answer, took = closed_within(sock, HEAD_TIMEOUT + 4)
-    assert answer == b""  # nothing was asked: nothing to answer
-    assert took >= HEAD_TIMEOUT * 0.9
-
-
-def test_a_head_dripped_past_the_timeout_gets_408(quick_url: str) -> None:
-    drip = [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", *(b"a" for _ in range(100))]
-    answer, sent = attack(quick_url, drip, pause=0.1)
-    [(status, headers, body)] = responses(answer)
-    assert status == 408 and headers["connection"] == "close"
-    assert json.loads(body)["error"] == "request_timeout"
-    assert sent < 60  # cut off after about a second of the ten it would have taken
-
-
-def test_idle_keep_alive_and_slow_bodies_are_not_cut(quick_url: str) -> None:
-    """The timer covers heads only: a kept-alive connection may idle between requests (up to
-    uvicorn's keep-alive timeout), and a body may take its time."""
-    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-    with connect(quick_url) as sock:
-        sock.sendall(get)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        time.sleep(HEAD_TIMEOUT * 1.5)  # the scenario: idle past the head timeout
-        sock.sendall(get)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        body = json.dumps({"username": "nobody", "password": "wrong"}).encode()
-        sock.sendall(
-            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
-        )
-        for byte in body[:10]:
-            sock.sendall(bytes([byte]))
-            time.sleep(0.15)  # the scenario: a body that takes its time
-        sock.sendall(body[10:])
-        [(status, _, answer)] = responses(read_until_closed(sock))
-    assert status == 401, answer

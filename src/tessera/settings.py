@@ -79,9 +79,9 @@ class Settings(BaseSettings):
         ge=1024,
         description="request line and headers larger than this get 431 (`serve` only)",
     )
-    header_timeout: PositiveFloat = Field(
+    request_timeout: PositiveFloat = Field(
         default=10.0,
-        description="seconds a connection has to send its request line and headers (`serve` only)",
+        description="seconds a request has to arrive in full, body included (`serve` only)",
     )
     login_limit_per_user: int = Field(
         default=10, gt=0, description="failed logins per username from one address, per window"

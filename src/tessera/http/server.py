@@ -12,6 +12,7 @@ from contextlib import suppress
 import uvicorn
 from starlette.types import ASGIApp
 
+from tessera.http.accept_errors import quiet_accept_errors
 from tessera.http.app import create_app
 from tessera.http.head_limit import head_limited
 from tessera.http.mount import Tessera
@@ -49,14 +50,16 @@ def url_of(sock: socket.socket) -> str:
 
 class Server(uvicorn.Server):
     """uvicorn, answering the revocation feed's waiting long-polls as shutdown begins (it
-    waits for every open request before the app's own shutdown runs), and keeping start-up's
-    objects out of the garbage collector's full passes."""
+    waits for every open request before the app's own shutdown runs), keeping start-up's
+    objects out of the garbage collector's full passes, and reporting failed accepts once in
+    a while rather than each one (`accept_errors`)."""
 
     def __init__(self, config: uvicorn.Config, auth: Tessera) -> None:
         super().__init__(config)
         self.auth = auth
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        quiet_accept_errors()
         await super().startup(sockets)
         # The imported modules, the app and its routes live as long as the process; a full
         # collection walked all of them (about 100 ms here, a pause every request in flight
@@ -76,9 +79,9 @@ def build_server(
     log_level: str = "info",
     access_log: bool = True,
 ) -> uvicorn.Server:
-    """uvicorn for `app` (default: the standalone app of `auth`), on httptools with a cap on
-    request heads. Logging is `tessera.logs`'s job (Tessera writes its own access log, with
-    request ids), not uvicorn's."""
+    """uvicorn for `app` (default: the standalone app of `auth`), on httptools with caps on
+    each connection's request framing, time and queue (`head_limit`). Logging is
+    `tessera.logs`'s job (Tessera writes its own access log, with request ids), not uvicorn's."""
     logging.getLogger("tessera.access").disabled = not access_log
     config = uvicorn.Config(
         app or create_app(auth),
@@ -88,6 +91,6 @@ def build_server(
         lifespan="on",
         server_header=False,
         proxy_headers=auth.settings.trust_forwarded,
-        http=head_limited(auth.settings.max_header_bytes, auth.settings.header_timeout),
+        http=head_limited(auth.settings.max_header_bytes, auth.settings.request_timeout),
     )
     return Server(config, auth)
