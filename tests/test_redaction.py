@@ -13,7 +13,6 @@ import logging
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tessera.remote import redact_url
 from tessera.revocations import RevocationFeed
 from tessera.revocations.feed import FeedError
 from tessera.verify import InvalidToken, Verifier
+from tests.helpers import wait_until
 from tests.live import LISTENING, serve
 
 REDIS_PASSWORD = "Redis-Secret-1"
@@ -131,11 +131,8 @@ def redis_socket(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + WAIT
-        while not sock.exists():
-            assert process.poll() is None, "redis-server exited"
-            assert time.monotonic() < deadline, "redis-server did not open its socket"
-            time.sleep(0.05)
+        wait_until(lambda: sock.exists() or process.poll() is not None, "redis-server's socket")
+        assert process.poll() is None, "redis-server exited"
         yield sock, process
     finally:
         process.terminate()
@@ -157,10 +154,10 @@ def test_a_redis_password_in_the_query_never_reaches_the_log(
             redis_server.terminate()
             redis_server.wait(WAIT)
             assert http.post("/auth/login", json=body).status_code == 200  # degraded
-        deadline = time.monotonic() + WAIT
-        while "limiting per process" not in served.stderr_path.read_text():
-            assert time.monotonic() < deadline, served.stderr_path.read_text()
-            time.sleep(0.05)
+        wait_until(
+            lambda: "limiting per process" in served.stderr_path.read_text(),
+            "the warning that the limits went per process",
+        )
     said = "\n".join(served.seen) + served.stderr_path.read_text()
     assert REDIS_PASSWORD not in said
     assert f"rate-limit store redis+unix://{sock}?password=*** unreachable" in said

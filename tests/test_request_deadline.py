@@ -140,7 +140,7 @@ def test_idle_keep_alive_and_prompt_requests_are_not_cut(quick_url: str) -> None
         body = json.dumps({"username": "nobody", "password": "wrong"}).encode()
         sock.sendall(LOGIN + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
         for piece in (body[:10], body[10:20], body[20:]):
-            time.sleep(0.05)
+            time.sleep(0.05)  # the scenario: a body that takes its time, within the deadline
             sock.sendall(piece)
         [(status, _, answer)] = responses(read_until_closed(sock))
     assert status == 401, answer
