@@ -281,6 +281,26 @@ test("a hand-over slowed by a busy machine still means one rotation for one expi
   assert.equal(server.refreshes, 1);
 });
 
+test("a tab that starts refreshing after another finished, its token not yet arrived, waits for it", async () => {
+  // The other tab's refresh is over before this one even asks for the lock (its timer fired
+  // late), and its broadcast is still on the way: the marker says a newer token exists.
+  const time = fakeTime();
+  const server = fakeServer(time);
+  const { link, tabs: [tab1, tab2] } = twoTabs(time, server);
+  await tab1.login("alice", "pw");
+  await new Promise((r) => setImmediate(r));
+  link.delayMs = 2_000;
+  await time.advance(TTL * 1000);
+  assert.equal((await tab1.fetch("/api/me")).status, 200);
+  assert.equal(server.refreshes, 1);
+  await time.advance(100); // this tab's turn comes a moment later
+  const late = tab2.fetch("/api/me");
+  for (let i = 0; i < 8; i += 1) await time.advance(500);
+  assert.equal((await late).status, 200);
+  assert.equal(server.refreshes, 1);
+  assert.equal(tab2.accessToken, tab1.accessToken);
+});
+
 /** A BroadcastChannel stand-in: records what the tab posts; `deliver` plays another tab. */
 function fakeChannel() {
   return {

@@ -32,10 +32,10 @@ import { exclusive, logoutMessage, readMessage, tokenMessage } from "./tessera/t
 export { LoginError, TransientError };
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1; // setTimeout overflows past this
-// After another tab's refresh (its marker is newer than our wait for the lock), how long its
-// token may take to arrive on the channel before we refresh ourselves. The marker proves the
-// message is on its way; a busy machine can delay it well past a second, and refreshing then
-// would rotate the session twice for one expiry.
+// After another tab's refresh (the marker names a token newer than ours), how long its token
+// may take to arrive on the channel before we refresh ourselves. The marker proves the message
+// is on its way; a busy machine can delay it well past a second, and refreshing then would
+// rotate the session twice for one expiry.
 const HANDOVER_WAIT_MS = 5_000;
 const WAKE_EVENTS = ["visibilitychange", "pageshow", "online", "focus"];
 
@@ -142,12 +142,13 @@ export function createAuth(options = {}) {
 
   async function refreshOnce() {
     const start = state;
-    const waitStart = now();
     await exclusive(locks, `tessera-refresh:${baseUrl}`, timers, lockTimeoutMs, async () => {
-      // Another tab may have refreshed while we waited for the lock: its token is posted on
-      // the channel, and may still be on its way.
-      const last = Number(storage?.getItem(marker) ?? 0);
-      if (state.generation === start.generation && last >= waitStart) await generationChange(HANDOVER_WAIT_MS);
+      // Another tab may have refreshed before us — while we waited for the lock, or just
+      // before our timer fired: the marker holds the expiry of the newest token a refresh
+      // installed, and when that is later than ours, its token is on its way on the channel.
+      const newest = Number(storage?.getItem(marker) ?? 0);
+      const ours = state.session?.localExp ?? 0;
+      if (state.generation === start.generation && newest > ours) await generationChange(HANDOVER_WAIT_MS);
       if (state.generation !== start.generation && State.fresh(state, now())) return;
       if (state.epoch !== start.epoch || state.ended) return;
       emit("trace", { type: "refresh-start" });
@@ -169,7 +170,7 @@ export function createAuth(options = {}) {
       if (state.epoch !== start.epoch) return; // logged out (or in) meanwhile: discard the result
       if (response.ok) {
         installResponse(await response.json());
-        storage?.setItem(marker, String(now()));
+        storage?.setItem(marker, String(state.session?.localExp ?? 0));
         share();
         emit("trace", { type: "refresh-done", status: response.status });
         emit("refreshed", { expiresAt: state.session?.localExp, fromOtherTab: false });

@@ -44,8 +44,8 @@ export function configure(options) {
           ? new BroadcastChannel(`tessera:${baseUrl}`)
           : null,
     hasDocument,
-    // Set (to a time, never a token) inside the refresh lock: a tab that gets the lock right
-    // after another tab's refresh knows to wait for that tab's broadcast instead of rotating again.
+    // Set (to the new token's expiry time, never a token) inside the refresh lock: a tab whose
+    // token is older than the marker's knows to wait for that tab's broadcast, not rotate again.
     storage: options.storage !== undefined ? options.storage : globalThis.localStorage ?? null,
     marker: `tessera:refreshed:${baseUrl}`,
     proactive: (options.proactive ?? true) && hasDocument,
