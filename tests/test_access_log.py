@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_until
 from tests.live import LISTENING, Served, serve
 
 pytestmark = pytest.mark.slow
@@ -45,16 +45,16 @@ def raw_get(url: str, target: str) -> bytes:
 
 
 def access_lines(served: Served, count: int) -> list[str]:
-    """The server's stderr lines from the access log, once `count` of them are there."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        lines = served.stderr_path.read_text(errors="replace").split("\n")
-        found = [line for line in lines if "tessera.access" in line]
-        if len(found) >= count:
-            return lines
-        if time.monotonic() > deadline:
-            served.fail(f"{count} access-log lines did not appear")
-        time.sleep(0.05)
+    """The server's stderr lines, once `count` of them are from the access log."""
+
+    def lines() -> list[str]:
+        return served.stderr_path.read_text(errors="replace").split("\n")
+
+    wait_until(
+        lambda: sum("tessera.access" in line for line in lines()) >= count,
+        f"{count} access-log lines",
+    )
+    return lines()
 
 
 def forge_all(data_dir: Path, log_format: str) -> list[str]:

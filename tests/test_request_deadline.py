@@ -168,7 +168,7 @@ def test_a_pipelined_head_over_the_cap_waits_for_the_answer_before_it(quick_url:
     with connect(quick_url) as sock:
         sock.sendall(LONG_POLL % WAIT + b"GET /healthz HTTP/1.1\r\nX-Big: ")
         for _ in range(8):  # several reads: a head's first, begun mid-read, goes uncounted
-            time.sleep(0.05)
+            time.sleep(0.05)  # the scenario: separate reads, not one write
             sock.sendall(b"a" * (CAP // 2))
         answer, _ = closed_within(sock, WAIT + LATE)
     assert statuses(answer) == [200, 431]
