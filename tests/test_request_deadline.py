@@ -32,6 +32,7 @@ from tests.raw_http import (
 )
 
 pytestmark = pytest.mark.slow
+DRIP = 0.05  # seconds between the pieces of a request sent slowly on purpose
 
 REQUEST_TIMEOUT = 1.0
 LATE = REQUEST_TIMEOUT + 5  # closed by then, however loaded the machine
@@ -140,7 +141,7 @@ def test_idle_keep_alive_and_prompt_requests_are_not_cut(quick_url: str) -> None
         body = json.dumps({"username": "nobody", "password": "wrong"}).encode()
         sock.sendall(LOGIN + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
         for piece in (body[:10], body[10:20], body[20:]):
-            time.sleep(0.05)  # the scenario: a body that takes its time, within the deadline
+            time.sleep(DRIP)  # the scenario: a body that takes its time, within the deadline
             sock.sendall(piece)
         [(status, _, answer)] = responses(read_until_closed(sock))
     assert status == 401, answer
@@ -168,7 +169,7 @@ def test_a_pipelined_head_over_the_cap_waits_for_the_answer_before_it(quick_url:
     with connect(quick_url) as sock:
         sock.sendall(LONG_POLL % WAIT + b"GET /healthz HTTP/1.1\r\nX-Big: ")
         for _ in range(8):  # several reads: a head's first, begun mid-read, goes uncounted
-            time.sleep(0.05)  # the scenario: separate reads, not one write
+            time.sleep(DRIP)  # the scenario: separate reads, not one write
             sock.sendall(b"a" * (CAP // 2))
         answer, _ = closed_within(sock, WAIT + LATE)
     assert statuses(answer) == [200, 431]
