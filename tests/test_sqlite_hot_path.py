@@ -66,13 +66,23 @@ async def test_a_failed_statement_rolls_back_and_raises_as_the_store_does(tmp_pa
 
     def broken(cursor: Cursor) -> None:
         cursor.execute("UPDATE sessions SET generation = 5")
-        cursor.execute("SELECT * FROM no_such_table")  # sqlite3.OperationalError
+        cursor.execute("SELECT * FROM no_such_table")  # a bug, not an outage: stays a 500
 
-    with pytest.raises(DatabaseUnavailable) as caught:
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
         await refresh_path.write(broken)
-    assert isinstance(caught.value.cause, sqlite3.OperationalError)
-    assert caught.value.headers == {"Retry-After": "2"}
     found = await store.find_by_refresh_hash(b"h" * 32)
     assert found is not None and found[1].generation == 0  # the UPDATE rolled back
+
+    def full(cursor: Cursor) -> None:
+        cursor.execute("UPDATE sessions SET generation = 5")
+        cursor.execute("PRAGMA max_page_count = 1")  # below the file's size: SQLITE_FULL
+        cursor.execute("INSERT INTO audit_events (at, kind) VALUES (1, randomblob(99999))")
+
+    with pytest.raises(DatabaseUnavailable) as caught:
+        await refresh_path.write(full)
+    assert isinstance(caught.value.cause, sqlite3.OperationalError)
+    assert caught.value.kind == "disk_full" and caught.value.headers == {"Retry-After": "2"}
+    found = await store.find_by_refresh_hash(b"h" * 32)
+    assert found is not None and found[1].generation == 0  # rolled back too
     assert await store.rotate("s1", 0, b"j" * 32, b"sealed-2", 2.0)
     await store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,15 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.asyncpg import (
+    AsyncAdapt_asyncpg_connection,
+    PGDialect_asyncpg,
+)
 
 from tessera import Tessera, create_app
 from tessera.errors import Unavailable
 from tessera.store import DatabaseUnavailable, SessionRecord, SQLStore
-from tessera.store.faults import as_unavailable, classify
+from tessera.store.faults import Kind, as_unavailable, classify, kind_of
 from tessera.store.refresh_sqlite import SQLiteRefreshPath
 from tessera.store.sqlite_connections import Cursor
 from tests.conftest import PASSWORD, make_settings
@@ -47,11 +52,193 @@ OUTAGES = [
 ]
 NOT_OUTAGES = [
     wrapped(sqlite3.IntegrityError("UNIQUE constraint failed"), sa_exc.IntegrityError),
+    wrapped(sqlite3.OperationalError("no such table: sessions")),
+    sqlite3.InterfaceError("Error binding parameter 1"),
+    asyncpg.exceptions.UndefinedTableError("relation does not exist"),
+    asyncpg.exceptions.InternalServerError("internal error"),
     wrapped(Exception("bad"), sa_exc.DBAPIError),
     sqlite3.IntegrityError("UNIQUE constraint failed"),
     asyncpg.exceptions.UniqueViolationError("duplicate key"),
     ValueError("a bug"),
 ]
+
+
+def adapted(orig: Exception) -> Exception:
+    """`orig` as SQLAlchemy's asyncpg dialect delivers it from the pool: the driver's error,
+    translated to the adapter's (a plain `Error` for most SQLSTATEs), wrapped in a DBAPIError."""
+    dbapi = PGDialect_asyncpg.import_dbapi()
+    try:
+        try:
+            raise orig
+        except Exception as error:  # noqa: BLE001 - exactly what the adapter does
+            AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, error)
+    except Exception as translated:  # noqa: BLE001
+        return sa_exc.DBAPIError.instance(None, None, translated, dbapi.Error)
+    raise AssertionError("not raised")
+
+
+def sqlite_error(operation: Callable[[], object]) -> sqlite3.Error:
+    """The error a real SQLite raises, with its result code."""
+    try:
+        operation()
+    except sqlite3.Error as exc:
+        return exc
+    raise AssertionError("SQLite raised nothing")
+
+
+def read_only_sqlite(tmp_path: Path) -> sqlite3.Error:
+    sqlite3.connect(tmp_path / "ro.db").execute("CREATE TABLE t (x)").connection.commit()
+    conn = sqlite3.connect(f"file:{tmp_path / 'ro.db'}?mode=ro", uri=True)
+    return sqlite_error(lambda: conn.execute("INSERT INTO t VALUES (1)"))
+
+
+def full_sqlite(tmp_path: Path) -> sqlite3.Error:
+    conn = sqlite3.connect(tmp_path / "full.db")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("PRAGMA max_page_count = 2")
+    return sqlite_error(lambda: conn.execute("INSERT INTO t VALUES (randomblob(65536))"))
+
+
+def locked_sqlite(tmp_path: Path) -> sqlite3.Error:
+    holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = sqlite3.connect(tmp_path / "locked.db", timeout=0)
+    return sqlite_error(lambda: waiter.execute("INSERT INTO t VALUES (1)"))
+
+
+def missing_sqlite(tmp_path: Path) -> sqlite3.Error:
+    return sqlite_error(lambda: sqlite3.connect(tmp_path / "no" / "such" / "dir.db"))
+
+
+KINDS: list[tuple[str, Any, str]] = [
+    (
+        "starting up, from the pool",
+        adapted(asyncpg.exceptions.CannotConnectNowError("the database system is starting up")),
+        Kind.STARTING_UP,
+    ),
+    (
+        "too many clients, from the pool",
+        adapted(asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already")),
+        Kind.TOO_MANY_CONNECTIONS,
+    ),
+    (
+        "password rotated, from the pool",
+        adapted(asyncpg.exceptions.InvalidPasswordError("password authentication failed")),
+        Kind.REFUSED,
+    ),
+    (
+        "database dropped",
+        adapted(asyncpg.exceptions.InvalidCatalogNameError('database "x" does not exist')),
+        Kind.REFUSED,
+    ),
+    (
+        "terminated",
+        asyncpg.exceptions.AdminShutdownError(
+            "terminating connection due to administrator command"
+        ),
+        Kind.SHUTTING_DOWN,
+    ),
+    (
+        "crash",
+        adapted(
+            asyncpg.exceptions.CrashShutdownError(
+                "terminating connection because of crash of another server process"
+            )
+        ),
+        Kind.SHUTTING_DOWN,
+    ),
+    (
+        "standby",
+        adapted(
+            asyncpg.exceptions.ReadOnlySQLTransactionError(
+                "cannot execute UPDATE in a read-only transaction"
+            )
+        ),
+        Kind.READ_ONLY,
+    ),
+    (
+        "serialization",
+        adapted(asyncpg.exceptions.SerializationError("could not serialize access")),
+        Kind.CONFLICT,
+    ),
+    ("deadlock", asyncpg.exceptions.DeadlockDetectedError("deadlock detected"), Kind.CONFLICT),
+    (
+        "statement timeout",
+        asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"),
+        Kind.TIMEOUT,
+    ),
+    (
+        "lock timeout",
+        adapted(
+            asyncpg.exceptions.LockNotAvailableError("canceling statement due to lock timeout")
+        ),
+        Kind.TIMEOUT,
+    ),
+    (
+        "disk full, PostgreSQL",
+        adapted(asyncpg.exceptions.DiskFullError("could not extend file")),
+        Kind.DISK_FULL,
+    ),
+    (
+        "out of memory, PostgreSQL",
+        adapted(asyncpg.exceptions.OutOfMemoryError("out of memory")),
+        Kind.RESOURCES,
+    ),
+    (
+        "closed",
+        adapted(
+            asyncpg.exceptions.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation"
+            )
+        ),
+        Kind.CONNECTION,
+    ),
+    (
+        "closed, asyncpg",
+        asyncpg.InterfaceError("cannot call Connection.fetchrow(): connection is closed"),
+        Kind.CONNECTION,
+    ),
+    ("refused", ConnectionRefusedError(111, "Connect call failed"), Kind.CONNECTION),
+    ("connect timeout", TimeoutError(), Kind.TIMEOUT),
+    ("pool", sa_exc.TimeoutError("QueuePool limit reached"), Kind.POOL_EXHAUSTED),
+    ("ENOSPC", OSError(28, "No space left on device"), Kind.DISK_FULL),
+    ("EROFS", OSError(30, "Read-only file system"), Kind.READ_ONLY),
+]
+SQLITE_KINDS = [
+    (read_only_sqlite, Kind.READ_ONLY),
+    (full_sqlite, Kind.DISK_FULL),
+    (locked_sqlite, Kind.BUSY),
+    (missing_sqlite, Kind.CANNOT_OPEN),
+]
+
+
+@pytest.mark.parametrize(("exc", "kind"), [k[1:] for k in KINDS], ids=[k[0] for k in KINDS])
+def test_each_outage_is_named_by_its_kind(exc: Exception, kind: str) -> None:
+    assert kind in Kind.ALL
+    fault = classify(exc)
+    assert isinstance(fault, DatabaseUnavailable) and fault.kind == kind
+    assert fault.status == 503 and fault.headers == {"Retry-After": "2"}
+    assert f"({kind})" in str(fault)
+
+
+@pytest.mark.parametrize(("make", "kind"), SQLITE_KINDS, ids=lambda v: getattr(v, "__name__", v))
+def test_sqlite_outages_are_named_by_their_result_codes(
+    tmp_path: Path, make: Callable[[Path], sqlite3.Error], kind: str
+) -> None:
+    exc = make(tmp_path)
+    assert kind_of(exc) == kind
+    assert kind_of(wrapped(exc)) == kind  # as SQLAlchemy's pool delivers it
+
+
+def test_an_error_raised_while_handling_an_outage_is_not_one() -> None:
+    try:
+        try:
+            raise ConnectionResetError()
+        except ConnectionResetError:
+            raise KeyError("a bug in a handler")  # noqa: B904 - the point of the test
+    except KeyError as exc:
+        assert classify(exc) is None
 
 
 @pytest.mark.parametrize("exc", OUTAGES, ids=lambda e: type(e).__name__)

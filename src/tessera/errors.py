@@ -70,11 +70,20 @@ class RateLimited(TesseraError):
 
 
 class Unavailable(TesseraError):
+    """A 503 the client may retry. `kind` names the cause for metrics and logs (the database's
+    outages name theirs: `tessera.store.faults.Kind`)."""
+
     code = "unavailable"
     status = 503
 
-    def __init__(self, description: str = "service unavailable", retry_after: int = 5) -> None:
+    def __init__(
+        self,
+        description: str = "service unavailable",
+        retry_after: int = 5,
+        kind: str = "overloaded",
+    ) -> None:
         super().__init__(description, headers={"Retry-After": str(retry_after)})
+        self.kind = kind
 
 
 class ConfigurationError(Exception):

@@ -38,6 +38,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.unavailable = Counter(
+            "tessera_unavailable",
+            "503 answers by cause: the database's outages by kind (connection, starting_up,"
+            " read_only, ...), or the server's own load shedding (overloaded, contention)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "tessera_request_duration_seconds",
             "Time to answer, by route template, method and status class",

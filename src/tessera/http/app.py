@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from tessera.http.docs import install_api_docs
-from tessera.http.errors import install_error_handlers
+from tessera.http.errors import database_down, install_error_handlers
 from tessera.http.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
@@ -22,6 +22,7 @@ from tessera.http.middleware import (
 )
 from tessera.http.models import Me
 from tessera.http.mount import Tessera
+from tessera.http.outages import report_for
 from tessera.http.transport import CSRF_HEADER
 from tessera.maintenance import run_periodically
 from tessera.metrics import CONTENT_TYPE
@@ -68,7 +69,7 @@ def create_app(auth: Tessera) -> FastAPI:
         redoc_url=None,
         **without_fastapi_telemetry(),
     )
-    install_error_handlers(app)
+    install_error_handlers(app, auth.metrics)
     install_api_docs(app, auth.settings.api_docs)
     app.include_router(auth.router)
 
@@ -100,15 +101,11 @@ def create_app(auth: Tessera) -> FastAPI:
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> Response:
-        """Readiness: the database answers."""
+        """Readiness: the database answers, and takes writes."""
         try:
             await auth.store.ping()
-        except Exception:  # noqa: BLE001 - any database failure means "not ready"
-            return JSONResponse(
-                {"error": "unavailable", "error_description": "database unreachable"},
-                status_code=503,
-                headers={"Retry-After": "5"},
-            )
+        except Exception as exc:  # noqa: BLE001 - any database failure means "not ready"
+            return database_down(exc, report_for(auth.metrics))
         return JSONResponse({"status": "ready"})
 
     # Load balancers often probe with HEAD.

@@ -22,6 +22,7 @@ from tessera.http.errors import (
     from_validation_error,
     is_database_down,
 )
+from tessera.http.outages import report_for
 from tessera.service import AuthService
 from tessera.sessions import ClientInfo
 
@@ -30,6 +31,7 @@ MAX_USER_AGENT = 512
 
 def contract_route(service: AuthService) -> type[APIRoute]:
     """The route class of `service`'s routers."""
+    report = report_for(service.metrics)
 
     class ContractRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -40,14 +42,14 @@ def contract_route(service: AuthService) -> type[APIRoute]:
                     await service.ready()
                     return await handler(request)
                 except TesseraError as exc:
-                    return from_tessera_error(exc)
+                    return from_tessera_error(exc, report)
                 except RequestValidationError as exc:
                     return from_validation_error(exc)
                 except HTTPException as exc:
                     return from_http_exception(exc)
                 except Exception as exc:
                     if is_database_down(exc):
-                        return database_down(exc)
+                        return database_down(exc, report)
                     raise
 
             return contract_handler

@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from tessera.errors import TesseraError
+from tessera.errors import TesseraError, Unavailable
+from tessera.http.outages import UNCOUNTED, OutageReport, report_for
+from tessera.metrics import Metrics
 from tessera.store.faults import DatabaseUnavailable, classify
 
 log = logging.getLogger("tessera.http")
@@ -49,13 +51,14 @@ def error_response(
     )
 
 
-def database_down(exc: Exception) -> JSONResponse:
-    return from_tessera_error(classify(exc) or DatabaseUnavailable(exc))
+def database_down(exc: Exception, report: OutageReport | None = None) -> JSONResponse:
+    return from_tessera_error(classify(exc) or DatabaseUnavailable(exc), report)
 
 
-def from_tessera_error(exc: TesseraError) -> JSONResponse:
-    if isinstance(exc, DatabaseUnavailable):
-        log.error("database unavailable: %s", type(exc.cause).__name__)
+def from_tessera_error(exc: TesseraError, report: OutageReport | None = None) -> JSONResponse:
+    """The error's answer; a 503 is also reported (counted, and logged now and then)."""
+    if isinstance(exc, Unavailable):
+        (report or UNCOUNTED)(exc)
     return error_response(exc.status, exc.code, exc.description, exc.headers)
 
 
@@ -80,12 +83,15 @@ def describe_validation(errors: Any) -> str:
     return f"{where}: {message}" if where else message
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Give every error of `app` — 404, 405, validation, auth, crashes — the contract's shape."""
+def install_error_handlers(app: FastAPI, metrics: Metrics | None = None) -> None:
+    """Give every error of `app` — 404, 405, validation, auth, crashes — the contract's shape
+    (503s counted in `metrics`, when given). A crash that is not an outage stays a 500, logged
+    with its traceback."""
+    report = report_for(metrics)
 
     async def tessera_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TesseraError)
-        return from_tessera_error(exc)
+        return from_tessera_error(exc, report)
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -97,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def crash(_request: Request, exc: Exception) -> Response:
         if is_database_down(exc):
-            return database_down(exc)
+            return database_down(exc, report)
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
         return error_response(500, "server_error", "internal error")
 

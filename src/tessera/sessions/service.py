@@ -174,7 +174,9 @@ class Sessions:
             await self._revoked()
             log.warning("refresh token reuse: session %s revoked", session.id)
             raise RefreshTokenReused("refresh token was already used; the session is revoked")
-        raise Unavailable("too much contention on this session; retry", retry_after=1)
+        raise Unavailable(
+            "too much contention on this session; retry", retry_after=1, kind="contention"
+        )
 
     def _check_alive(self, session: SessionRecord, now: float) -> None:
         if session.revoked_at is not None:

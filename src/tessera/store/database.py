@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tessera.store.faults import as_unavailable
+from tessera.store.faults import DISCARD, as_unavailable, kind_of
 
 
 class Database:
@@ -41,15 +41,31 @@ class Database:
     async def connection(self) -> AsyncIterator[AsyncConnection]:
         """A pooled connection (reads; or statements that commit themselves)."""
         with as_unavailable():
-            async with self.engine.connect() as conn:
+            async with self.engine.connect() as conn, discarded_after_a_fault(conn):
                 yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A connection in one transaction, committed when the block ends without an error."""
         with as_unavailable():
-            async with self.write_lock(), self.engine.begin() as conn:
+            async with (
+                self.write_lock(),
+                self.engine.begin() as conn,
+                discarded_after_a_fault(conn),
+            ):
                 yield conn
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def discarded_after_a_fault(conn: AsyncConnection) -> AsyncIterator[None]:
+    """`conn` leaves the pool if the block meets a fault that may have spoiled it (`DISCARD`):
+    the pool opens a fresh one for the next caller."""
+    try:
+        yield
+    except Exception as exc:
+        if kind_of(exc) in DISCARD and not conn.invalidated:
+            await conn.invalidate(exc)
+        raise

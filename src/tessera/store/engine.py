@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tessera.store.file_modes import private_sqlite_files
@@ -27,7 +28,7 @@ def connect(
         return engine
     # Connections broken by an outage are discarded by SQLAlchemy on the first error, and the
     # pool reconnects by itself once the server is back.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -42,6 +43,17 @@ def connect(
             },
         },
     )
+    event.listen(engine.sync_engine, "checkout", discard_closed)
+    return engine
+
+
+def discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A connection the server closed while it sat in the pool (a restart, a failover,
+    `pg_terminate_backend`) is never handed out: the pool retries the checkout on a fresh
+    connection. asyncpg notices the closed socket by itself, so this costs no round trip
+    (unlike `pool_pre_ping`)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise sa_exc.DisconnectionError("closed by the server while pooled")
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

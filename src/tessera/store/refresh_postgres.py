@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.util import greenlet_spawn
 
 from tessera.store.database import Database
-from tessera.store.faults import as_unavailable, classify
+from tessera.store.faults import Kind, as_unavailable, kind_of
 from tessera.store.records import AuditEvent, SessionRecord
 from tessera.store.refresh_path import (
     FIND_BY_HASH,
@@ -60,6 +60,18 @@ _AUDIT = """, audit AS (
 )"""
 ROTATE = _ROTATE.format(client="", audit="")
 ROTATE_WITH_AUDIT = _ROTATE.format(client=_CLIENT, audit=_AUDIT)
+
+
+# What a statement meets on a connection that died while pooled: worth one more try.
+BROKEN = frozenset({Kind.CONNECTION, Kind.SHUTTING_DOWN})
+
+
+class _Broken(Exception):
+    """The connection a statement ran on was broken (see `fetchrow`)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class PostgresRefreshPath:
@@ -107,18 +119,36 @@ class PostgresRefreshPath:
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         """One statement on a pooled connection, outside any transaction; outages raised as
-        `DatabaseUnavailable`, after the connection that met one is discarded."""
+        `DatabaseUnavailable`, after the connection that met one is discarded.
+
+        A connection that turns out to be broken (the server closed it since it was pooled) is
+        retried once on a fresh one. Both statements are safe to run twice: `find` reads, and
+        a rotation whose first attempt did commit fails its compare-and-set the second time,
+        which the caller answers as a replay of the current token."""
         with as_unavailable():
-            raw = await self.db.engine.raw_connection()
             try:
-                driver: asyncpg.Connection = raw.driver_connection
-                return await driver.fetchrow(sql, *args)
-            except Exception as exc:
-                if classify(exc) is not None:
-                    await greenlet_spawn(raw.invalidate, exc)
-                raise
-            finally:
-                await greenlet_spawn(raw.close)  # back to the pool (or discarded, if invalidated)
+                return await self._fetchrow(sql, args)
+            except _Broken:
+                pass
+            try:
+                return await self._fetchrow(sql, args)
+            except _Broken as broken:
+                raise broken.cause  # noqa: B904 - classified by as_unavailable, as raised
+
+    async def _fetchrow(self, sql: str, args: tuple[Any, ...]) -> asyncpg.Record | None:
+        raw = await self.db.engine.raw_connection()
+        try:
+            driver: asyncpg.Connection = raw.driver_connection
+            return await driver.fetchrow(sql, *args)
+        except Exception as exc:
+            kind = kind_of(exc)
+            if kind is not None:
+                await greenlet_spawn(raw.invalidate, exc)
+            if kind in BROKEN:
+                raise _Broken(exc) from exc
+            raise
+        finally:
+            await greenlet_spawn(raw.close)  # back to the pool (or discarded, if invalidated)
 
     async def close(self) -> None:
         """Nothing of its own: it runs on the store's pool."""

@@ -8,6 +8,8 @@ when the store is built (see `refresh_path`), never per call.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tessera.store.audit import AuditQueries
 from tessera.store.database import Database
 from tessera.store.engine import connect
+from tessera.store.faults import DatabaseUnavailable, Kind
 from tessera.store.keys import KeyQueries
 from tessera.store.purge import PurgeQueries
 from tessera.store.refresh_path import RefreshPath
@@ -42,8 +45,16 @@ class SQLStore(
         return cls(connect(url, **options))
 
     async def ping(self) -> None:
+        """The database answers and takes writes: a read-only one (a standby after a failover,
+        a read-only file) cannot rotate a single token, so it is not ready either."""
         async with self.db.connection() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+            if self.db.postgres:
+                read_only = await conn.scalar(sa.text("SHOW transaction_read_only")) == "on"
+            else:
+                await conn.execute(sa.text("SELECT 1"))
+                read_only = not sqlite_writable(self.engine.url.database)
+        if read_only:
+            raise DatabaseUnavailable(PermissionError("the database is read-only"), Kind.READ_ONLY)
 
     async def close(self) -> None:
         await self.db.close()
@@ -53,3 +64,13 @@ class SQLStore(
 def refresh_path_for(db: Database) -> RefreshPath:
     """The engine's own way to run the refresh path."""
     return PostgresRefreshPath(db) if db.postgres else SQLiteRefreshPath(db)
+
+
+def sqlite_writable(database: str | None) -> bool:
+    """SQLite can write `database`: the file, and its directory (where the `-wal` and `-shm`
+    files are made). Asked of the kernel, which also answers for root (an immutable file, a
+    read-only mount). A database in memory or behind a URI is taken as writable."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return True
+    path = Path(database)
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tessera.store.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
+from tessera.store.faults import DISCARD, kind_of
 
 WORKER_THREADS = 4
 
@@ -62,12 +63,17 @@ class SQLiteConnections:
         )
         event.listen(self._pool, "connect", sqlite_pragmas)
         self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="tessera-sqlite")
-        self._inline = sqlite3.connect(database, timeout=0, check_same_thread=False)
+        self._database = database
+        self._inline = self._connect_inline()
+
+    def _connect_inline(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._database, timeout=0, check_same_thread=False)
         # Per-connection settings only (none takes a lock): WAL is the file's, set by the
         # pool's connections before any refresh can run.
-        self._inline.execute("PRAGMA synchronous=NORMAL")
-        self._inline.execute("PRAGMA foreign_keys=ON")
-        self._inline.execute("PRAGMA busy_timeout=0")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=0")
+        return conn
 
     async def run(self, work: Work, *, write: bool) -> Any:
         """`work`'s result: inline when SQLite is free at once, else in a worker thread. A
@@ -82,9 +88,22 @@ class SQLiteConnections:
             result = in_transaction(self._inline, work) if write else work(self._inline.cursor())
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
+                self._discard_inline_after(exc)
                 raise
             return None
         return (result,)
+
+    def _discard_inline_after(self, exc: Exception) -> None:
+        """A fault that may have spoiled the inline connection (opened on a read-only file, an
+        I/O error) replaces it, so the file works again as soon as it is fixed."""
+        if kind_of(exc) not in DISCARD:
+            return
+        spoiled = self._inline
+        try:
+            self._inline = self._connect_inline()
+        except sqlite3.Error:
+            return  # still broken: the next call tries again
+        spoiled.close()
 
     async def in_thread(self, work: Work, *, write: bool) -> Any:
         """`work`'s result from a pooled connection in a worker thread (waiting for the lock
@@ -96,6 +115,10 @@ class SQLiteConnections:
             try:
                 conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
                 return in_transaction(conn, work) if write else work(conn.cursor())
+            except Exception as exc:
+                if kind_of(exc) in DISCARD:
+                    raw.invalidate(exc)  # as the inline connection's
+                raise
             finally:
                 raw.close()
 
