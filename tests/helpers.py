@@ -56,7 +56,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["error"] == code, body
     assert isinstance(body["error_description"], str) and body["error_description"]
     return body
