@@ -23,6 +23,7 @@ from types import TracebackType
 from sqlalchemy import exc as sa_exc
 
 from tessera.errors import Unavailable
+from tessera.logs import redact
 
 RETRY_AFTER = 2  # seconds: an outage is usually a restart or a failover
 DESCRIPTION = "database unavailable"
@@ -132,7 +133,8 @@ class DatabaseUnavailable(Unavailable):
 
     def __str__(self) -> str:
         said = self.cause.orig if isinstance(self.cause, sa_exc.DBAPIError) else self.cause
-        return f"{DESCRIPTION} ({self.kind}): {type(said).__name__}: {said}"
+        # A driver's message may quote the database URL: never its password.
+        return f"{DESCRIPTION} ({self.kind}): {type(said).__name__}: {redact(str(said))}"
 
 
 def classify(exc: BaseException) -> Unavailable | None:
