@@ -56,6 +56,7 @@ NOT_OUTAGES = [
     sqlite3.InterfaceError("Error binding parameter 1"),
     asyncpg.exceptions.UndefinedTableError("relation does not exist"),
     asyncpg.exceptions.InternalServerError("internal error"),
+    asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
     wrapped(Exception("bad"), sa_exc.DBAPIError),
     sqlite3.IntegrityError("UNIQUE constraint failed"),
     asyncpg.exceptions.UniqueViolationError("duplicate key"),
@@ -197,6 +198,22 @@ KINDS: list[tuple[str, Any, str]] = [
     (
         "closed, asyncpg",
         asyncpg.InterfaceError("cannot call Connection.fetchrow(): connection is closed"),
+        Kind.CONNECTION,
+    ),
+    (
+        "terminated while idle",  # the server's FATAL read before its socket closed
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        Kind.CONNECTION,
+    ),
+    (
+        "terminated while idle, pool",
+        adapted(
+            asyncpg.exceptions.InternalClientError(
+                "cannot switch to state 11; another operation (2) is in progress"
+            )
+        ),
         Kind.CONNECTION,
     ),
     ("refused", ConnectionRefusedError(111, "Connect call failed"), Kind.CONNECTION),

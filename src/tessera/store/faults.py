@@ -199,14 +199,30 @@ def _sqlite_kind(exc: sqlite3.Error) -> str | None:
 
 
 def _asyncpg_kind(exc: BaseException) -> str | None:
-    """asyncpg's own errors that carry no SQLSTATE: a connection it found closed."""
+    """asyncpg's own errors that carry no SQLSTATE: a connection it found closed, or one whose
+    protocol the server's farewell left stuck (`STUCK`)."""
     module = type(exc).__module__
     if not module.startswith("asyncpg"):
         return None
     name = type(exc).__name__
     if name == "ConnectionDoesNotExistError" or "closed" in str(exc).lower():
         return Kind.CONNECTION
+    if name == "InternalClientError" and STUCK in str(exc):
+        return Kind.CONNECTION
     return None
+
+
+# What asyncpg (0.32) says when a statement starts on a connection whose protocol is not idle
+# although no operation awaits it: "cannot switch to state 12; another operation (2) is in
+# progress". It happens when the server ends an idle connection (`pg_terminate_backend`, a
+# shutdown, idle_session_timeout): PostgreSQL sends its FATAL message, then closes the socket.
+# asyncpg reads the message while idle, cannot place it, and waits for a sync that never comes;
+# until the socket's end arrives `is_closed()` is still False, so the pool's checkout check
+# hands the connection out. Found by tests/test_pg_faults.py (a 500 in a few of every hundred
+# refreshes while the pool's connections were terminated); reported upstream as
+# MagicStack/asyncpg#784 and #1069. Using one connection from two tasks at once, a bug, is a
+# different error (`InterfaceError: ... another operation is in progress`) and stays a 500.
+STUCK = "cannot switch to state"
 
 
 class _AsUnavailable:

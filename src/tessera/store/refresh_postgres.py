@@ -122,9 +122,10 @@ class PostgresRefreshPath:
         `DatabaseUnavailable`, after the connection that met one is discarded.
 
         A connection that turns out to be broken (the server closed it since it was pooled) is
-        retried once on a fresh one. Both statements are safe to run twice: `find` reads, and
-        a rotation whose first attempt did commit fails its compare-and-set the second time,
-        which the caller answers as a replay of the current token."""
+        retried once on a fresh one: every connection pooled before it is discarded too. Both
+        statements are safe to run twice: `find` reads, and a rotation whose first attempt did
+        commit fails its compare-and-set the second time, which the caller answers as a replay
+        of the current token."""
         with as_unavailable():
             try:
                 return await self._fetchrow(sql, args)
@@ -142,10 +143,17 @@ class PostgresRefreshPath:
             return await driver.fetchrow(sql, *args)
         except Exception as exc:
             kind = kind_of(exc)
+            if kind in BROKEN:
+                # The server ended this connection, and most likely every other one opened
+                # before it too (a restart, a failover, `pg_terminate_backend` on them all):
+                # discard them all, as SQLAlchemy does after a disconnect on its own paths, so
+                # that the retry runs on a fresh connection. A pooled sibling may not look
+                # closed yet (see `faults.STUCK`): retried on one of those, a refresh failed
+                # with a 503 in about one of every hundred while the pool was terminated.
+                await greenlet_spawn(self.db.engine.pool._invalidate, raw, exc)
+                raise _Broken(exc) from exc
             if kind is not None:
                 await greenlet_spawn(raw.invalidate, exc)
-            if kind in BROKEN:
-                raise _Broken(exc) from exc
             raise
         finally:
             await greenlet_spawn(raw.close)  # back to the pool (or discarded, if invalidated)
