@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "tessera.fetch",
             "tessera.logs",
             "tessera.tokens",
+            "tessera.dpop",
             "tessera.inspect",
             "tessera.hazmat",
             "tessera.revocations",  # its root, the feed and the revoked set
