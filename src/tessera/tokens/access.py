@@ -8,6 +8,7 @@ bound to its `kid`, then the signature, and only then the claims.
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ TIME_CLAIMS = ("iat", "nbf", "exp")
 TESSERA_CLAIMS = frozenset(STRING_CLAIMS + TIME_CLAIMS)
 RFC9068_CLAIMS = frozenset({"iss", "sub", "jti", "iat", "exp"})
 ACCESS_TOKEN_TYPES = (TOKEN_TYPE, "application/" + TOKEN_TYPE)
+JKT_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # an RFC 7638 SHA-256 thumbprint, base64url
 MAX_NUMERIC_DATE = 2**53  # beyond this a NumericDate is not a time, and floats lose precision
 
 
@@ -60,6 +62,14 @@ class AccessClaims:
     nbf: float
     exp: float
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def jkt(self) -> str | None:
+        """The thumbprint of the key this token is bound to (`cnf.jkt`, RFC 9449 §6), if any:
+        such a token is accepted only with a DPoP proof signed by that key."""
+        cnf = self.extra.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        return jkt if isinstance(jkt, str) else None
 
     def as_dict(self) -> dict[str, Any]:
         claims: dict[str, Any] = dict(self.extra)
@@ -104,9 +114,14 @@ class AccessTokenPolicy:
         sid: str,
         now: float,
         ttl: float,
+        jkt: str | None = None,
     ) -> tuple[str, AccessClaims]:
-        """Sign a new access token valid from `now` for `ttl` seconds."""
+        """Sign a new access token valid from `now` for `ttl` seconds (bound to the DPoP key
+        whose thumbprint is `jkt`, when given)."""
         issued = int(now)
+        extra: dict[str, Any] = {"client_id": self.client_id} if self.client_id else {}
+        if jkt is not None:
+            extra["cnf"] = {"jkt": jkt}
         claims = AccessClaims(
             sub=sub,
             role=role,
@@ -117,7 +132,7 @@ class AccessTokenPolicy:
             iat=issued,
             nbf=issued,
             exp=issued + max(1, math.ceil(ttl)),
-            extra={"client_id": self.client_id} if self.client_id else {},
+            extra=extra,
         )
         header = {"alg": key.alg, "kid": key.kid, "typ": TOKEN_TYPE}
         signing_input = (
@@ -226,6 +241,11 @@ class AccessTokenPolicy:
         if now + self.leeway < iat:
             raise InvalidToken("not_yet_valid", "token was issued in the future")
         extra = {k: v for k, v in payload.items() if k not in TESSERA_CLAIMS and k != "aud"}
+        if "cnf" in extra:  # bound to a key: only a DPoP key is something we can check
+            cnf = extra["cnf"]
+            jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+            if not isinstance(jkt, str) or not JKT_PATTERN.fullmatch(jkt):
+                raise InvalidToken("invalid_claim", "claim 'cnf' is not a DPoP key binding")
         return AccessClaims(
             sub=strings["sub"],
             role=strings["role"],
