@@ -14,6 +14,7 @@ from typing import Any
 
 from tessera.actions import Login, Logout, Refresh, Revoke
 from tessera.clock import Clock, SystemClock
+from tessera.dpop import Nonces, ProofChecker
 from tessera.keys import KeyRing
 from tessera.limits import InFlight, RateLimits
 from tessera.metrics import Metrics
@@ -75,6 +76,16 @@ class AuthService:
             max_bytes=s.max_token_bytes,
             client_id=s.client_id,
         )
+        # DPoP proofs: one checker (and replay cache) per process; nonces under the deployment's
+        # secret, so any replica accepts any replica's. None when DPoP is off.
+        self.proofs: ProofChecker | None = None
+        if s.dpop != "off":
+            self.proofs = ProofChecker(
+                algorithms=s.dpop_algorithms,
+                max_age=s.dpop_proof_max_age,
+                nonces=Nonces(master),
+                require_nonce=s.dpop_require_nonce,
+            )
         self.revocations = RevocationWatch(
             self.store, self.clock, poll_interval=s.revocation_poll_interval
         )
@@ -178,7 +189,8 @@ class AuthService:
     # tokens ----------------------------------------------------------------------------------
 
     def mint_access_token(self, session: SessionRecord) -> tuple[str, AccessClaims]:
-        """An access token for `session`, never outliving the session's absolute end."""
+        """An access token for `session`, never outliving the session's absolute end (bound to
+        the session's DPoP key, if it has one)."""
         now = self.clock.now()
         return self.tokens.mint(
             self.keys.signing_key(),

@@ -24,6 +24,8 @@ from tessera.connection_urls import check_database_url, check_redis_url
 from tessera.revocations.revoked import MAX_LEEWAY, MAX_REVOCATION_WAIT
 
 Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
+DPoPAlgorithm = Literal["ES256", "ES384", "EdDSA", "Ed25519", "RS256", "PS256"]
+DPOP_ALGORITHMS: tuple[DPoPAlgorithm, ...] = ("ES256", "ES384", "EdDSA", "RS256", "PS256")
 
 # An OAuth client id: no ':' (it travels in HTTP Basic), no spaces, nothing that needs quoting.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
@@ -155,6 +157,23 @@ class Settings(BaseSettings):
     api_docs: bool = Field(
         default=False, description="serve Swagger UI at /docs (`serve`; needs tessera[docs])"
     )
+    dpop: Literal["optional", "required", "off"] = Field(
+        default="optional",
+        description="DPoP (RFC 9449): bind a session to the client's key when its login carries "
+        "a proof (optional), refuse logins without one (required), or ignore proofs (off)",
+    )
+    dpop_algorithms: Annotated[list[DPoPAlgorithm], NoDecode] = Field(
+        default_factory=lambda: list(DPOP_ALGORITHMS),
+        description="algorithms accepted for DPoP proofs (asymmetric only)",
+    )
+    dpop_require_nonce: bool = Field(
+        default=False,
+        description="token requests must carry a server DPoP nonce (else one is asked for "
+        "only when a proof's iat is out of range: a client clock that is off)",
+    )
+    dpop_proof_max_age: PositiveFloat = Field(
+        default=60.0, le=600.0, description="seconds a DPoP proof is accepted after its iat"
+    )
     oauth_password_grant: bool = Field(
         default=False, description="allow grant_type=password at /oauth/token (first-party apps)"
     )
@@ -162,6 +181,20 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="id:secret pairs (comma-separated) allowed to call /oauth/introspect",
     )
+
+    @field_validator("dpop_algorithms", mode="before")
+    @classmethod
+    def _split_dpop_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: "ES256,EdDSA"
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("dpop_algorithms")
+    @classmethod
+    def _some_dpop_algorithm(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one DPoP algorithm (or set TESSERA_DPOP=off)")
+        return value
 
     @classmethod
     def settings_customise_sources(
