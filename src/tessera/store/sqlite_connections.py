@@ -64,15 +64,23 @@ class SQLiteConnections:
         event.listen(self._pool, "connect", sqlite_pragmas)
         self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="tessera-sqlite")
         self._database = database
-        self._inline = self._connect_inline()
+        # Opened at first use, not here: building the store touches no file, so a database
+        # that cannot be opened (a read-only file and directory) is met by `start()` inside
+        # `as_unavailable()` — `tessera serve` says so in one line — not by `Tessera(...)`,
+        # where `sqlite3`'s error escaped as a traceback.
+        self._inline: sqlite3.Connection | None = None
 
     def _connect_inline(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._database, timeout=0, check_same_thread=False)
-        # Per-connection settings only (none takes a lock): WAL is the file's, set by the
-        # pool's connections before any refresh can run.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            # Per-connection settings only (none takes a lock): WAL is the file's, set by the
+            # pool's connections before any refresh can run.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=0")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     async def run(self, work: Work, *, write: bool) -> Any:
@@ -85,7 +93,10 @@ class SQLiteConnections:
         """`(result,)` from the inline connection, or None when SQLite was busy (nothing was
         changed: a write takes the lock before `work` runs)."""
         try:
-            result = in_transaction(self._inline, work) if write else work(self._inline.cursor())
+            conn = self._inline
+            if conn is None:
+                conn = self._inline = self._connect_inline()
+            result = in_transaction(conn, work) if write else work(conn.cursor())
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 self._discard_inline_after(exc)
@@ -95,14 +106,11 @@ class SQLiteConnections:
 
     def _discard_inline_after(self, exc: Exception) -> None:
         """A fault that may have spoiled the inline connection (opened on a read-only file, an
-        I/O error) replaces it, so the file works again as soon as it is fixed."""
-        if kind_of(exc) not in DISCARD:
+        I/O error) closes it; the next call opens a fresh one, so the file works again as soon
+        as it is fixed."""
+        if kind_of(exc) not in DISCARD or self._inline is None:
             return
-        spoiled = self._inline
-        try:
-            self._inline = self._connect_inline()
-        except sqlite3.Error:
-            return  # still broken: the next call tries again
+        spoiled, self._inline = self._inline, None  # the next call opens a fresh one
         spoiled.close()
 
     async def in_thread(self, work: Work, *, write: bool) -> Any:
@@ -127,7 +135,8 @@ class SQLiteConnections:
     def close(self) -> None:
         self._threads.shutdown(wait=True)
         self._pool.dispose()
-        self._inline.close()
+        if self._inline is not None:
+            self._inline.close()
 
 
 class PooledSQLite:
