@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from tessera.store import DatabaseUnavailable, SessionRecord, SQLStore
+from tessera.store.faults import Kind
 from tessera.store.migrate import upgrade
 from tessera.store.refresh_sqlite import SQLiteRefreshPath
 from tessera.store.sqlite_connections import Cursor, SQLiteConnections
+from tests.read_only import read_only
 
 pytestmark = pytest.mark.anyio
 
@@ -86,3 +90,42 @@ async def test_a_failed_statement_rolls_back_and_raises_as_the_store_does(tmp_pa
     assert found is not None and found[1].generation == 0  # rolled back too
     assert await store.rotate("s1", 0, b"j" * 32, b"sealed-2", 2.0)
     await store.close()
+
+
+# A process that dies with the database open, as `kill -9` leaves it: its -wal and -shm remain.
+KILLED_WRITER = """
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+conn.execute("PRAGMA user_version = 1")
+conn.commit()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+async def test_connections_opened_on_a_read_only_database_are_not_kept(tmp_path: Path) -> None:
+    """Opened on read-only files (-shm included), a store reads and refuses writes as
+    `read_only`; the files writable again, the next write succeeds, without a new store.
+    SQLite maps the -shm read-only once for every connection of the process: had a connection
+    opened during the fault been kept (here the pool's, which only read), no connection of the
+    process could ever write again."""
+    path = tmp_path / "crashed.db"
+    store, _, _ = await sqlite_store(path)
+    await store.close()
+    killed = await asyncio.create_subprocess_exec(sys.executable, "-c", KILLED_WRITER, str(path))
+    await killed.wait()
+    files = [path, *(path.with_name(f"{path.name}-{end}") for end in ("wal", "shm"))]
+    assert all(f.exists() for f in files)
+
+    store = SQLStore.from_url(f"sqlite+aiosqlite:///{path}")
+    gc.disable()  # a connection must be closed when closed, not at the collector's next pass
+    try:
+        with read_only(*files, tmp_path):
+            await upgrade(store.engine)  # reads work
+            assert await store.find_by_refresh_hash(b"h" * 32) is not None
+            with pytest.raises(DatabaseUnavailable) as refused:
+                await store.rotate("s1", 0, b"i" * 32, b"sealed-2", 2.0)
+            assert refused.value.kind == Kind.READ_ONLY
+        assert await store.rotate("s1", 0, b"i" * 32, b"sealed-2", 2.0)
+    finally:
+        gc.enable()
+        await store.close()

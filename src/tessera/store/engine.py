@@ -1,6 +1,7 @@
 """An async engine for a database URL, tuned per dialect: the one place a URL becomes an engine.
 
-SQLite: WAL, a busy timeout, and files created private before SQLite opens them. PostgreSQL:
+SQLite: WAL, a busy timeout, files created private before SQLite opens them, and no connection
+kept that was opened while the file could not be written (`sqlite_read_only`). PostgreSQL:
 a bounded pool, and timeouts so one stuck query cannot hold a connection forever.
 """
 
@@ -13,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tessera.store.file_modes import private_sqlite_files
+from tessera.store.sqlite_read_only import keep_no_suspects
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -25,6 +27,9 @@ def connect(
         private_sqlite_files(url)  # before SQLite creates the file with its own mode
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            keep_no_suspects(engine.sync_engine, database)
         return engine
     # Connections broken by an outage are discarded by SQLAlchemy on the first error, and the
     # pool reconnects by itself once the server is back.

@@ -8,8 +8,6 @@ when the store is built (see `refresh_path`), never per call.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +24,7 @@ from tessera.store.refresh_postgres import PostgresRefreshPath
 from tessera.store.refresh_sqlite import SQLiteRefreshPath
 from tessera.store.revocations import RevocationQueries
 from tessera.store.sessions import SessionQueries
+from tessera.store.sqlite_read_only import writable
 from tessera.store.users import UserQueries
 
 
@@ -67,10 +66,10 @@ def refresh_path_for(db: Database) -> RefreshPath:
 
 
 def sqlite_writable(database: str | None) -> bool:
-    """SQLite can write `database`: the file, and its directory (where the `-wal` and `-shm`
-    files are made). Asked of the kernel, which also answers for root (an immutable file, a
-    read-only mount). A database in memory or behind a URI is taken as writable."""
+    """SQLite can write `database`: the file, its directory (where the `-wal` and `-shm` files
+    are made), and those where they exist. Asked of the kernel, which also answers for root
+    (an immutable file, a read-only mount). A database in memory or behind a URI is taken as
+    writable."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return True
-    path = Path(database)
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    return writable(database)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tessera.store.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
 from tessera.store.faults import DISCARD, kind_of
+from tessera.store.sqlite_read_only import keep_no_suspects, suspects_of
 
 WORKER_THREADS = 4
 
@@ -62,17 +63,29 @@ class SQLiteConnections:
             pool_size=WORKER_THREADS,
         )
         event.listen(self._pool, "connect", sqlite_pragmas)
+        keep_no_suspects(self._pool, database)
         self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="tessera-sqlite")
         self._database = database
-        self._inline = self._connect_inline()
+        self._suspects = suspects_of(database)
+        # Opened at first use, not here: building the store touches no file, so a database
+        # that cannot be opened (a read-only file and directory) is met by `start()` inside
+        # `as_unavailable()` — `tessera serve` says so in one line — not by `Tessera(...)`,
+        # where `sqlite3`'s error escaped as a traceback.
+        self._inline: sqlite3.Connection | None = None
+        self._inline_suspect = False  # opened while the file could not be written: not kept
 
     def _connect_inline(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._database, timeout=0, check_same_thread=False)
-        # Per-connection settings only (none takes a lock): WAL is the file's, set by the
-        # pool's connections before any refresh can run.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            # Per-connection settings only (none takes a lock): WAL is the file's, set by the
+            # pool's connections before any refresh can run.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=0")
+        except BaseException:
+            conn.close()
+            raise
+        self._inline_suspect = self._suspects.opened()
         return conn
 
     async def run(self, work: Work, *, write: bool) -> Any:
@@ -85,25 +98,31 @@ class SQLiteConnections:
         """`(result,)` from the inline connection, or None when SQLite was busy (nothing was
         changed: a write takes the lock before `work` runs)."""
         try:
-            result = in_transaction(self._inline, work) if write else work(self._inline.cursor())
+            conn = self._inline
+            if conn is None:
+                conn = self._inline = self._connect_inline()
+            result = in_transaction(conn, work) if write else reading(conn, work)
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
-                self._discard_inline_after(exc)
+                if kind_of(exc) in DISCARD:
+                    # It may be spoiled (opened on a read-only file, an I/O error): the next
+                    # call opens a fresh one, so the file works again as soon as it is fixed.
+                    self._close_inline()
                 raise
             return None
+        finally:
+            if self._inline_suspect:
+                self._close_inline()  # see `sqlite_read_only`
         return (result,)
 
-    def _discard_inline_after(self, exc: Exception) -> None:
-        """A fault that may have spoiled the inline connection (opened on a read-only file, an
-        I/O error) replaces it, so the file works again as soon as it is fixed."""
-        if kind_of(exc) not in DISCARD:
+    def _close_inline(self) -> None:
+        conn, self._inline = self._inline, None
+        if conn is None:
             return
-        spoiled = self._inline
-        try:
-            self._inline = self._connect_inline()
-        except sqlite3.Error:
-            return  # still broken: the next call tries again
-        spoiled.close()
+        conn.close()
+        if self._inline_suspect:
+            self._inline_suspect = False
+            self._suspects.closed()
 
     async def in_thread(self, work: Work, *, write: bool) -> Any:
         """`work`'s result from a pooled connection in a worker thread (waiting for the lock
@@ -114,7 +133,7 @@ class SQLiteConnections:
             raw = pool.raw_connection()
             try:
                 conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
-                return in_transaction(conn, work) if write else work(conn.cursor())
+                return in_transaction(conn, work) if write else reading(conn, work)
             except Exception as exc:
                 if kind_of(exc) in DISCARD:
                     raw.invalidate(exc)  # as the inline connection's
@@ -127,7 +146,7 @@ class SQLiteConnections:
     def close(self) -> None:
         self._threads.shutdown(wait=True)
         self._pool.dispose()
-        self._inline.close()
+        self._close_inline()
 
 
 class PooledSQLite:
@@ -156,7 +175,22 @@ def in_transaction(conn: sqlite3.Connection, work: Work) -> Any:
     try:
         result = work(cursor)
     except BaseException:
+        cursor.close()  # see `reading`
         conn.rollback()
         raise
     conn.commit()
     return result
+
+
+def reading(conn: sqlite3.Connection, work: Work) -> Any:
+    """`work` on a new cursor of `conn`. A cursor that raised is closed at once: the
+    exception's traceback would keep it alive until the garbage collector's next pass, and
+    with it its statement, which keeps SQLite's files open after `conn.close()` — and a
+    connection opened read-only, open, keeps the database read-only for every connection of
+    the process (see `sqlite_read_only`)."""
+    cursor = conn.cursor()
+    try:
+        return work(cursor)
+    except BaseException:
+        cursor.close()
+        raise
