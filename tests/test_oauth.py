@@ -318,6 +318,7 @@ async def test_metadata_describes_the_server(oauth: Any) -> None:
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
     }
     jwks = (await client.get(metadata["jwks_uri"])).json()
     assert all(key["alg"] and key["kid"] for key in jwks["keys"])

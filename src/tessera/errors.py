@@ -48,6 +48,40 @@ class RefreshTokenReused(InvalidGrant):
         super().__init__(description, reason="reuse")
 
 
+class InvalidDPoPProof(TesseraError):
+    """RFC 9449's `invalid_dpop_proof`: a proof missing, invalid, or signed by another key than
+    the one the session is bound to. 401 on Tessera's own routes; `status=400` at
+    `/oauth/token`, as RFC 9449 §5 asks of a token endpoint. `reason` is for metrics and the
+    audit trail."""
+
+    code = "invalid_dpop_proof"
+    status = 401
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        reason: str = "invalid",
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description, headers=headers)
+        self.reason = reason
+        if status is not None:
+            self.status = status
+
+
+class UseDPoPNonce(TesseraError):
+    """RFC 9449 §8's `use_dpop_nonce`: send the proof again with the nonce in `DPoP-Nonce`."""
+
+    code = "use_dpop_nonce"
+    status = 400
+
+    def __init__(self, nonce: str, description: str = "a DPoP nonce is required") -> None:
+        super().__init__(description, headers={"DPoP-Nonce": nonce})
+        self.nonce = nonce
+
+
 class CsrfFailed(TesseraError):
     code = "csrf_failed"
     status = 403

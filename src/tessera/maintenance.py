@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from tessera.errors import Unavailable
 from tessera.revocations.revoked import MAX_LEEWAY
 from tessera.service import AuthService
 from tessera.store import Purged
@@ -46,10 +47,13 @@ async def collect_garbage(auth: AuthService) -> Purged:
 async def run_periodically(auth: AuthService) -> None:
     """Forever: run the key schedule and collect garbage, then sleep `gc_interval`. A failure
     (the database may be down) is logged and retried next time; one does not skip the other."""
+    s = auth.settings
     while True:
         for step in (auth.keys.maintain, lambda: collect_garbage(auth)):
             try:
                 await step()
+            except Unavailable as exc:  # an outage: one line, never SQL nor its parameters
+                log.warning("maintenance skipped: %s; retrying in %.0fs", exc, s.gc_interval)
             except Exception:
-                log.exception("maintenance failed; retrying in %.0fs", auth.settings.gc_interval)
-        await asyncio.sleep(auth.settings.gc_interval)
+                log.exception("maintenance failed; retrying in %.0fs", s.gc_interval)
+        await asyncio.sleep(s.gc_interval)

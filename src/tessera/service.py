@@ -200,6 +200,7 @@ class AuthService:
             now=now,
             # `exp` counts whole seconds from int(now): capped at the end's whole second.
             ttl=min(self.settings.access_ttl, math.floor(session.expires_at) - int(now)),
+            jkt=session.jkt,
         )
 
     async def verify_access_token(self, token: object) -> AccessClaims:

@@ -28,9 +28,12 @@ class Login:
     metrics: Metrics
     clock: Clock
 
-    async def __call__(self, username: str, password: str, client: ClientInfo) -> Issued:
-        """The new session; `InvalidCredentials`, `RateLimited`, or `Unavailable` when too
-        many password checks are already in progress.
+    async def __call__(
+        self, username: str, password: str, client: ClientInfo, jkt: str | None = None
+    ) -> Issued:
+        """The new session (bound to the DPoP key `jkt` when the request proved one);
+        `InvalidCredentials`, `RateLimited`, or `Unavailable` when too many password checks
+        are already in progress.
 
         The attempt takes a place among the password checks in progress (a few per address,
         a few per CPU overall; none left: refused at once, never queued) and is counted
@@ -57,7 +60,7 @@ class Login:
             await self._failed(username, client)
             raise InvalidCredentials("username or password is wrong")
         await self.limits.login_succeeded(attempt)
-        issued = await self.sessions.open(principal.subject, principal.role, client)
+        issued = await self.sessions.open(principal.subject, principal.role, client, jkt)
         self.metrics.logins.labels("ok").inc()
         return issued
 

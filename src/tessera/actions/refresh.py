@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tessera.errors import InvalidGrant, RefreshTokenReused
+from tessera.errors import InvalidDPoPProof, InvalidGrant, RefreshTokenReused
 from tessera.limits import RateLimits
 from tessera.metrics import Metrics
 from tessera.sessions import ClientInfo, Issued, Sessions
@@ -18,12 +18,18 @@ class Refresh:
     limits: RateLimits
     metrics: Metrics
 
-    async def __call__(self, token: str, client: ClientInfo) -> Issued:
+    async def __call__(self, token: str, client: ClientInfo, jkt: str | None = None) -> Issued:
         """The session's next tokens (or, within the grace window, its current ones);
-        `InvalidGrant` (of which `RefreshTokenReused` revoked the session) or `RateLimited`."""
+        `InvalidGrant` (of which `RefreshTokenReused` revoked the session), `InvalidDPoPProof`
+        (a bound session without a proof by its key: nothing changed) or `RateLimited`.
+        `jkt`: the key of the request's verified DPoP proof, if any."""
         await self.limits.refresh_attempt(token)
         try:
-            issued = await self.sessions.refresh(token, client)
+            issued = await self.sessions.refresh(token, client, jkt)
+        except InvalidDPoPProof as exc:
+            self.metrics.refreshes.labels("invalid").inc()
+            self.metrics.refresh_failures.labels(f"dpop_{exc.reason}").inc()
+            raise
         except InvalidGrant as exc:
             reused = isinstance(exc, RefreshTokenReused)
             self.metrics.refreshes.labels("reuse" if reused else "invalid").inc()

@@ -31,7 +31,7 @@ class LogoutRequest(BaseModel):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer", "DPoP"] = "Bearer"  # DPoP: bound to the client's key
     expires_in: int
     expires_at: int
     session_id: str

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from tessera.errors import InvalidGrant, NotFound
 from tessera.http.bearer import bearer_token, invalid_token, verify_request
 from tessera.http.contract import client_info, contract_route
+from tessera.http.dpop import nonce_headers, proven_key
 from tessera.http.errors import (
     NO_STORE,
     from_tessera_error,
@@ -57,6 +58,7 @@ def build_router(auth: AuthService) -> APIRouter:
         now = auth.clock.now()
         body = TokenResponse(
             access_token=token,
+            token_type="DPoP" if claims.jkt else "Bearer",
             expires_in=max(0, int(claims.exp - now)),
             expires_at=int(claims.exp),
             session_id=issued.session.id,
@@ -64,7 +66,9 @@ def build_router(auth: AuthService) -> APIRouter:
         if transport == "body":
             body.refresh_token = issued.refresh_token
             body.refresh_expires_at = int(issued.refresh_expires_at)
-        response = JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
+        response = JSONResponse(
+            body.model_dump(exclude_none=True), headers={**NO_STORE, **nonce_headers(auth)}
+        )
         if transport == "cookie":
             set_refresh_cookie(
                 response, settings, issued.refresh_token, issued.refresh_expires_at - now
@@ -80,8 +84,9 @@ def build_router(auth: AuthService) -> APIRouter:
 
     @router.post(f"{prefix}/login", response_model=TokenResponse, tags=["auth"])
     async def login(body: LoginRequest, request: Request) -> Response:
-        """Check credentials and open a session."""
-        issued = await auth.login(body.username, body.password, client_info(request))
+        """Check credentials and open a session (bound to the key of a DPoP proof, if sent)."""
+        jkt = proven_key(auth, request, status=400)
+        issued = await auth.login(body.username, body.password, client_info(request), jkt)
         return token_response(issued, body.transport)
 
     @router.post(f"{prefix}/refresh", response_model=TokenResponse, tags=["auth"])
@@ -89,7 +94,8 @@ def build_router(auth: AuthService) -> APIRouter:
         request: Request,
         body: RefreshRequest | None = Body(default=None),
     ) -> Response:
-        """Rotate the refresh token (cookie, or `refresh_token` in the body)."""
+        """Rotate the refresh token (cookie, or `refresh_token` in the body); a session bound
+        to a DPoP key only with a proof by that key."""
         cookie = refresh_cookie(request)
         if body is not None:
             token, transport = body.refresh_token, "body"
@@ -98,8 +104,9 @@ def build_router(auth: AuthService) -> APIRouter:
             token, transport = cookie, "cookie"
         else:
             raise InvalidGrant("no refresh token", reason="missing")
+        jkt = proven_key(auth, request, status=401)
         try:
-            issued = await auth.refresh(token, client_info(request))
+            issued = await auth.refresh(token, client_info(request), jkt)
         except InvalidGrant as exc:
             response = from_tessera_error(exc)
             if transport == "cookie":

@@ -6,6 +6,13 @@ refreshes cannot both rotate. The loser re-reads and finds itself inside the gra
 where presenting the just-rotated token returns *the same* current token (kept sealed, never
 in plaintext). Outside the window an old token is theft: the whole session dies.
 
+A session opened with a DPoP proof is bound to that key (`jkt`, its thumbprint): it refreshes
+only with a proof by the same key, and a refresh without one changes nothing — no rotation,
+no revocation, only an audit event — so a stolen token alone can neither use nor kill it. For
+such a session the immediate predecessor of the current token, presented by the key holder,
+returns the current token for as long as the session lives: a client that lost a refresh
+response is not taken for a thief.
+
 Every revocation is published by the store with the latest `exp` the session's access tokens
 can have, and `on_revoke` runs once it has committed (the server uses it to refuse those
 tokens at once, before answering).
@@ -19,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from tessera.clock import Clock
-from tessera.errors import InvalidGrant, RefreshTokenReused, Unavailable
+from tessera.errors import InvalidDPoPProof, InvalidGrant, RefreshTokenReused, Unavailable
 from tessera.sealing import Sealer, SealError
 from tessera.sessions.refresh_token import (
     new_refresh_token,
@@ -90,8 +97,10 @@ class Sessions:
     def _issued(self, session: SessionRecord, token: str, rotated: bool = True) -> Issued:
         return Issued(session, token, self.refresh_expires_at(session), rotated)
 
-    async def open(self, subject: str, role: str, client: ClientInfo) -> Issued:
-        """Start a session after a successful login."""
+    async def open(
+        self, subject: str, role: str, client: ClientInfo, jkt: str | None = None
+    ) -> Issued:
+        """Start a session after a successful login (bound to the DPoP key `jkt`, if given)."""
         now = self._clock.now()
         session_id = secrets.token_hex(16)  # hex: never mistaken for a CLI option
         token = new_refresh_token()
@@ -107,13 +116,23 @@ class Sessions:
             sealed_token=self._sealer.seal(token.encode(), seal_context(session_id, 0)),
             ip=client.ip,
             user_agent=client.user_agent,
+            jkt=jkt,
         )
-        audit = AuditEvent(now, "login", subject, session_id, client.ip, client.user_agent)
+        audit = AuditEvent(
+            now,
+            "login",
+            subject,
+            session_id,
+            client.ip,
+            client.user_agent,
+            detail=f"bound to DPoP key {jkt}" if jkt else None,
+        )
         await self._store.create_session(session, token_hash(token), audit)
         return self._issued(session, token)
 
-    async def refresh(self, token: object, client: ClientInfo) -> Issued:
-        """Rotate `token`; or replay the current token inside the grace window; or detect reuse."""
+    async def refresh(self, token: object, client: ClientInfo, jkt: str | None = None) -> Issued:
+        """Rotate `token`; or replay the current token inside the grace window; or detect reuse.
+        `jkt`: the key of the request's verified DPoP proof, if it had one."""
         if not well_formed(token):
             raise InvalidGrant("refresh token is malformed", reason="malformed")
         assert isinstance(token, str)
@@ -124,6 +143,8 @@ class Sessions:
                 raise InvalidGrant("refresh token is not recognised", reason="unknown")
             generation, session = found
             now = self._clock.now()
+            if session.jkt is not None and jkt != session.jkt:
+                await self._refuse_unproven(session, generation, jkt, client, now)
             self._check_alive(session, now)
             if generation == session.generation:
                 successor = new_refresh_token()
@@ -187,10 +208,41 @@ class Sessions:
             raise InvalidGrant("session has been idle too long", reason="idle")
 
     def _in_grace(self, generation: int, session: SessionRecord, now: float) -> bool:
+        """The predecessor of the current token, within the grace window — or at any time for
+        a bound session, whose key was proven already (a lost response, not a thief)."""
         return (
             generation == session.generation - 1
             and session.rotated_at is not None
-            and now - session.rotated_at <= self.policy.reuse_grace
+            and (session.jkt is not None or now - session.rotated_at <= self.policy.reuse_grace)
+        )
+
+    async def _refuse_unproven(
+        self,
+        session: SessionRecord,
+        generation: int,
+        jkt: str | None,
+        client: ClientInfo,
+        now: float,
+    ) -> None:
+        """A bound session's token without a proof by its key: refused, with nothing changed
+        but the audit trail (the address and agent of whoever holds the token)."""
+        reason = "missing" if jkt is None else "wrong_key"
+        detail = "no DPoP proof" if jkt is None else f"a DPoP proof by another key ({jkt})"
+        await self._store.add_audit(
+            AuditEvent(
+                now,
+                "dpop_refused",
+                session.subject,
+                session.id,
+                client.ip,
+                client.user_agent,
+                detail=f"refresh token of generation {generation} with {detail}",
+            )
+        )
+        log.warning("refresh of DPoP-bound session %s refused: %s", session.id, detail)
+        raise InvalidDPoPProof(
+            "this session is bound to a DPoP key: a proof by that key is required",
+            reason=reason,
         )
 
     def _current_token(self, session: SessionRecord) -> str:

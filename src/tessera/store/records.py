@@ -31,6 +31,7 @@ class SessionRecord:
     revoke_reason: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    jkt: str | None = None  # the DPoP key the session is bound to (RFC 7638 thumbprint)
 
 
 @dataclass(frozen=True, slots=True)

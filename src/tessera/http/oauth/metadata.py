@@ -43,4 +43,7 @@ def build_metadata(request: Request, settings: Settings) -> AuthorizationServerM
         token_endpoint_auth_methods_supported=["none"],
         revocation_endpoint_auth_methods_supported=["none"],
         introspection_endpoint_auth_methods_supported=["client_secret_basic"],
+        dpop_signing_alg_values_supported=(
+            list(settings.dpop_algorithms) if settings.dpop != "off" else None
+        ),
     )

@@ -11,7 +11,7 @@ class OAuthTokenResponse(BaseModel):
     """RFC 6749 §5.1. No `scope`: Tessera issues no scopes (roles travel in the token)."""
 
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer", "DPoP"] = "Bearer"  # DPoP: bound to the client's key
     expires_in: int
     refresh_token: str
 
@@ -46,3 +46,5 @@ class AuthorizationServerMetadata(BaseModel):
     token_endpoint_auth_methods_supported: list[str]
     revocation_endpoint_auth_methods_supported: list[str]
     introspection_endpoint_auth_methods_supported: list[str]
+    # RFC 9449 §5.1; absent when DPoP is off.
+    dpop_signing_alg_values_supported: list[str] | None = None

@@ -61,7 +61,7 @@ def build_oauth_router(auth: AuthService) -> APIRouter:
         as `/auth/refresh`), and `password` when `TESSERA_OAUTH_PASSWORD_GRANT` is on."""
         params = await read_form(request, settings.max_body_bytes)
         client = identify_client(request, params, settings)
-        return await grant(auth, params, client, client_info(request))
+        return await grant(auth, params, client, client_info(request), request)
 
     @router.post(
         "/oauth/revoke",
@@ -111,6 +111,6 @@ def build_oauth_router(auth: AuthService) -> APIRouter:
         if not settings.public_url:
             headers["Vary"] = "Host"  # the URLs are built from it
         document = metadata.build_metadata(request, settings)
-        return JSONResponse(document.model_dump(), headers=headers)
+        return JSONResponse(document.model_dump(exclude_none=True), headers=headers)
 
     return router
