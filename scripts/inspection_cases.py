@@ -325,6 +325,22 @@ def cases() -> list[dict[str, Any]]:
             "valid",
             f"the payload fails strict parsing (JSON nested too deeply): {STRICT}",
         ),
+        case(
+            "an unpaired surrogate escape, in a value and in a name",
+            jws(AT, '{"sub":"\\ud800x","exp":' + str(NOW + 60) + ',"\\udc00":1}'),
+            "valid",
+            f"the payload fails strict parsing (unpaired surrogate escape): {STRICT}",
+        ),
+        case(
+            "a surrogate pair escape is one character",
+            jws(AT, '{"sub":"\\ud83d\\ude00","exp":' + str(NOW + 60) + "}"),
+            "valid",
+        ),
+        case(
+            "an escaped backslash before ud800 is no surrogate",
+            jws(AT, '{"sub":"\\\\ud800","exp":' + str(NOW + 60) + "}"),
+            "valid",
+        ),
         # what cannot be read at all
         case("empty", "", "malformed", error="the token is empty"),
         case("white space only", " \t\x1c\u3000", "malformed", error="the token is empty"),

@@ -22,6 +22,8 @@ const ACCESS_TOKEN_TYPES = ["at+jwt", "application/at+jwt"];
 const SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const EDGE_SPACE = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "g");
 const ITEM = /"(?:[^"\\]|\\[\s\S])*"|[[{]|[\]}]|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/g;
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/; // only then can a parsed string hold a lone one
+const LONE_SURROGATE = /\p{Cs}/u; // with the u flag, a pair is one character, not Cs
 const UTF8 = () => new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 const own = (object, name) => (Object.hasOwn(object, name) ? object[name] : undefined);
@@ -208,7 +210,17 @@ function strictProblem(segment) {
     if (deepest > STRICT_NESTING) return "JSON nested too deeply";
   }
   const duplicate = firstDuplicate(text);
-  return duplicate === undefined ? null : `duplicate member ${pythonRepr(duplicate)}`;
+  if (duplicate !== undefined) return `duplicate member ${pythonRepr(duplicate)}`;
+  if (SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(JSON.parse(text))) return "unpaired surrogate escape";
+  return null;
+}
+
+/** Whether a parsed value holds a lone surrogate in any string, member names included. */
+function hasLoneSurrogate(value) {
+  if (typeof value === "string") return LONE_SURROGATE.test(value);
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  return Object.entries(value).some(([name, item]) => LONE_SURROGATE.test(name) || hasLoneSurrogate(item));
 }
 
 function strictWarnings(parts) {
