@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { examine, span } from "../../src/tessera/web/static/inspect.js";
+import { examine } from "../../src/tessera/web/static/inspect.js";
+import { span } from "../../src/tessera/web/static/inspect-text.js";
 
 const table = JSON.parse(readFileSync(new URL("../inspection_cases.json", import.meta.url), "utf8"));
 
