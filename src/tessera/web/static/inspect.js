@@ -7,6 +7,7 @@
 // integers past 2^53 approximately, and lists integer-like member names first. So inside a
 // quoted value, such numbers and member orders may be worded differently from Python's; and
 // exactly ±9007199254740993 reads as 2^53, a NumericDate, where Python refuses it.
+import { binding, examineProof, isProof } from "./inspect-dpop.js";
 import { own, pythonRepr, quote } from "./inspect-text.js";
 import { judgeTimes } from "./inspect-times.js";
 
@@ -206,14 +207,28 @@ function encrypted(report, headerSegment) {
   return `this is an encrypted JWE${described}: it cannot be read without its key`;
 }
 
+/** A DPoP proof: what request it is for, its key, its age (its signature is the key's in its
+ * own header). */
+function examineAsProof(report, parts, now, leeway) {
+  const { facts, headerFound, claimsFound, times } = examineProof(report.header, report.claims, now, leeway);
+  report.kind = "dpop_proof";
+  report.proof = facts;
+  report.warnings = [...headerFound, ...strictWarnings(parts), ...claimsFound, ...times.warnings];
+  Object.assign(report, { times: times.claims, status: times.status, error: times.error });
+  return report;
+}
+
 /**
  * Decode `token` and judge its times at `now` (seconds since the epoch). Returns
- * {header, claims, times: {exp|nbf|iat: {value, date, utc, relative, fromNow}}, lifetime,
- * status: "valid" | "expired" | "not_yet_valid" | "no_expiry" | "malformed", warnings, error}.
+ * {kind: "token" | "dpop_proof", header, claims, boundTo (a token's cnf.jkt), proof (a DPoP
+ * proof's facts: inspect-dpop.js), times: {exp|nbf|iat: {value, date, utc, relative, fromNow}},
+ * lifetime, status, warnings, error}. A token's status: "valid" | "expired" | "not_yet_valid" |
+ * "no_expiry" | "malformed"; a proof's, by its iat: "fresh" | "stale" | "not_yet_valid" |
+ * "malformed".
  */
 export function examine(token, { now, leeway = 0 }) {
-  const report = { header: null, claims: null, times: {}, lifetime: null };
-  Object.assign(report, { status: "malformed", warnings: [], error: null });
+  const report = { kind: "token", header: null, claims: null, boundTo: null, proof: null };
+  Object.assign(report, { times: {}, lifetime: null, status: "malformed", warnings: [], error: null });
   const text = strip(token);
   report.error = unreadable(text);
   if (report.error !== null) return report;
@@ -233,9 +248,11 @@ export function examine(token, { now, leeway = 0 }) {
     report.error = error.message;
     return report;
   }
+  if (isProof(report.header)) return examineAsProof(report, parts, now, leeway);
   const times = judgeTimes(report.claims, now, leeway);
-  report.warnings = [...headerWarnings(report.header), ...strictWarnings(parts), ...times.warnings];
-  Object.assign(report, { times: times.claims, lifetime: times.lifetime });
+  const [boundTo, bindingFound] = binding(report.claims);
+  report.warnings = [...headerWarnings(report.header), ...strictWarnings(parts), ...times.warnings, ...bindingFound];
+  Object.assign(report, { times: times.claims, lifetime: times.lifetime, boundTo });
   Object.assign(report, { status: times.status, error: times.error });
   return report;
 }
