@@ -19,7 +19,7 @@ from tessera.clock import Clock, SystemClock
 from tessera.remote import redact_url
 from tessera.revocations.feed import RevocationFeed
 from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken
-from tessera.tokens.access import ACCESS_TOKEN_TYPES, TESSERA_CLAIMS
+from tessera.tokens.access import ACCESS_TOKEN_TYPES, MAX_CLAIM_LENGTH, TESSERA_CLAIMS
 from tessera.tokens.strict_json import StrictJSONError, b64url_decode, loads_object
 from tessera.verify.jwks import JWKSCache
 
@@ -32,7 +32,14 @@ class Verifier:
     `expired`, `not_yet_valid`, `bad_signature`, `malformed`, `wrong_audience`, …).
 
     For another issuer's tokens pass `required_claims=RFC9068_CLAIMS` (no `role`/`sid`/`nbf`
-    needed) and, if it does not type its tokens `at+jwt`, `token_types=("at+jwt", "jwt")`.
+    needed) and, if it does not type its tokens `at+jwt`, `token_types=("at+jwt", "jwt")`;
+    if its claims hold strings longer than 256 characters (a long `scope`),
+    `max_claim_length=None` (or a larger bound).
+
+    Tessera's own policy applies here as on the auth server — strings in the claims of at most
+    `max_claim_length`, no unpaired surrogate escapes, `exp - iat` and the age of `iat` at
+    most `max_lifetime` — except that the server bounds lifetimes by its own access-token TTL
+    plus leeway, which a verifier does not know: pass it as `max_lifetime` to be as strict.
 
     With `revocations=` (the auth server's `…/auth/revocations` URL, or a `RevocationFeed`),
     a background thread follows the sessions the server revokes, and their tokens are refused
@@ -48,6 +55,7 @@ class Verifier:
         leeway: float = 10.0,
         max_lifetime: float = 86400.0,
         max_bytes: int = 8192,
+        max_claim_length: int | None = MAX_CLAIM_LENGTH,
         cache_size: int = DEFAULT_CACHE_SIZE,
         required_claims: frozenset[str] = TESSERA_CLAIMS,
         token_types: tuple[str, ...] = ACCESS_TOKEN_TYPES,
@@ -65,6 +73,7 @@ class Verifier:
             leeway=leeway,
             max_lifetime=max_lifetime,
             max_bytes=max_bytes,
+            max_claim_length=max_claim_length,
             required=frozenset(required_claims),
             token_types=tuple(t.lower() for t in token_types),
         )
