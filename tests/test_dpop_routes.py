@@ -263,6 +263,32 @@ async def test_session_routes_take_dpop_tokens(auth: Tessera, client: httpx.Asyn
     assert not await auth.sessions.is_active(issued.session.id)
 
 
+async def test_a_browser_on_another_origin_may_send_proofs_and_read_nonces(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path / "d", allowed_origins="https://app.example")
+    async with served(settings) as (auth, client):
+        origin = {"Origin": "https://app.example"}
+        preflight = await client.options(
+            "/api/me",
+            headers={
+                **origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization, dpop",
+            },
+        )
+        assert preflight.status_code == 200
+        assert "dpop" in preflight.headers["access-control-allow-headers"].lower()
+        key = ProofKey.generate()
+        token = mint(auth, key)
+        behind = auth.clock.now() - CLOCK_OFF
+        proof = key.proof("GET", ME, now=behind, access_token=token)
+        refused = await client.get("/api/me", headers={**origin, **dpop(token, proof)})
+        assert_error(refused, 401, "use_dpop_nonce")
+        exposed = refused.headers["access-control-expose-headers"].lower()
+        assert "dpop-nonce" in exposed and "www-authenticate" in exposed
+
+
 # over a real socket -----------------------------------------------------------------------
 
 
