@@ -121,13 +121,21 @@ class Verifier:
         key too: `verify_dpop` takes those). May fetch the JWKS (blocking, for at most its
         timeout) when the token names an unknown key, or when the key set is stale and no
         other thread is fetching it; use `averify` in async code."""
-        claims = self._claims(token)
-        return claims if claims.jkt is None else self._bound(claims, Credential(BEARER, token))
+        hit = self._cached(token)
+        if hit is None:
+            self.jwks.refresh_if_stale()
+            hit = self._verify(token, refetch=True)
+        claims = self._unrevoked(hit)
+        if "cnf" in claims.extra:  # bound to a key (the policy admits no other `cnf`)
+            self._bound(claims, Credential(BEARER, token))
+        return claims
 
     async def averify(self, token: str) -> AccessClaims:
         """`verify` for async code: any JWKS fetch runs in a worker thread."""
         claims = await self._aclaims(token)
-        return claims if claims.jkt is None else self._bound(claims, Credential(BEARER, token))
+        if "cnf" in claims.extra:
+            self._bound(claims, Credential(BEARER, token))
+        return claims
 
     def verify_dpop(self, token: str, proof: str | None, *, method: str, url: str) -> AccessClaims:
         """Claims of a valid DPoP-bound token sent with the DPoP scheme and `proof` (the `DPoP`
@@ -148,8 +156,12 @@ class Verifier:
         self, credential: Credential, *, method: str = "", url: str = ""
     ) -> AccessClaims:
         """`verify` or `verify_dpop`, by the credential's scheme (what the adapters call)."""
-        claims = self._claims(credential.token)
-        if claims.jkt is None and not credential.dpop:
+        hit = self._cached(credential.token)
+        if hit is None:
+            self.jwks.refresh_if_stale()
+            hit = self._verify(credential.token, refetch=True)
+        claims = self._unrevoked(hit)
+        if credential.scheme is BEARER and "cnf" not in claims.extra:
             return claims  # the common case: an unbound token sent as Bearer
         return self._bound(claims, credential, method, url)
 
@@ -158,7 +170,7 @@ class Verifier:
     ) -> AccessClaims:
         """`verify_credential` for async code: any JWKS fetch runs in a worker thread."""
         claims = await self._aclaims(credential.token)
-        if claims.jkt is None and not credential.dpop:
+        if credential.scheme is BEARER and "cnf" not in claims.extra:
             return claims
         return self._bound(claims, credential, method, url)
 
@@ -172,14 +184,6 @@ class Verifier:
     ) -> AccessClaims:
         now = self._clock.now()
         return check_binding(claims, credential, self.proofs, method=method, url=url, now=now)
-
-    def _claims(self, token: str) -> AccessClaims:
-        """The token's claims, from the cache or verified (no binding checked yet)."""
-        hit = self._cached(token)
-        if hit is None:
-            self.jwks.refresh_if_stale()
-            hit = self._verify(token, refetch=True)
-        return self._unrevoked(hit)
 
     async def _aclaims(self, token: str) -> AccessClaims:
         hit = self._cached(token)
