@@ -170,6 +170,16 @@ async def test_a_proof_names_this_request(
     assert (await client.get("/api/me?x=1", headers=dpop(token, good))).status_code == 200
 
 
+async def test_a_host_no_url_can_hold_is_a_wrong_url_not_an_error(
+    auth: Tessera, client: httpx.AsyncClient
+) -> None:
+    key = ProofKey.generate()
+    token = mint(auth, key)
+    proof = key.proof("GET", ME, now=auth.clock.now(), access_token=token)
+    headers = {**dpop(token, proof), "Host": "[::1"}
+    assert_error(await client.get("/api/me", headers=headers), 401, "invalid_dpop_proof")
+
+
 async def test_a_proof_for_another_token_is_refused(
     auth: Tessera, client: httpx.AsyncClient
 ) -> None:

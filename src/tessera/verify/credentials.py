@@ -71,6 +71,9 @@ def request_url(url: str, path: str, public_url: str | None = None) -> str:
     scheme and host of `url` (the request as the framework saw it), then `path`, the request's
     decoded path with any mount prefix, percent-encoded again."""
     if public_url is None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # a Host header no URL can hold: no proof can name it either
+            return ""
         public_url = f"{parts.scheme}://{parts.netloc}"
     return public_url.rstrip("/") + quote(path or "/", safe=_PATH_SAFE)
