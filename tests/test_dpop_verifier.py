@@ -156,6 +156,9 @@ def test_verifier_public_url(signing: SigningKey, clock: ManualClock) -> None:
     assert verifier_for(signing, clock).request_url("http://10.0.0.7:8080/r", "/r") == (
         "http://10.0.0.7:8080/r"
     )
+    for bad in ("api.example", "ftp://api.example", "https://"):
+        with pytest.raises(ValueError, match="public_url"):
+            verifier_for(signing, clock, public_url=bad)
 
 
 # parsing the headers -----------------------------------------------------------------------

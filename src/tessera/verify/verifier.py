@@ -20,7 +20,7 @@ import anyio.to_thread
 import httpx
 
 from tessera.clock import Clock, SystemClock
-from tessera.dpop import ProofChecker
+from tessera.dpop import ProofChecker, normalize_htu
 from tessera.remote import redact_url
 from tessera.revocations.feed import RevocationFeed
 from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken
@@ -99,6 +99,8 @@ class Verifier:
         # Read on every verification: no follower, no set (and no cost).
         self._revoked = revocations.revoked.entries if revocations is not None else None
         self.proofs = proofs if proofs is not None else ProofChecker()
+        if public_url is not None and normalize_htu(public_url) is None:
+            raise ValueError("public_url must be an absolute http(s) URL")
         self.public_url = public_url.rstrip("/") if public_url else None
 
     @classmethod
