@@ -54,12 +54,6 @@ def credential_of(
     )
 
 
-def is_ours(authorization: str | None, algs: Sequence[str] | None) -> bool:
-    """Whether an `Authorization` header is Tessera's to judge (other schemes are not)."""
-    scheme = (authorization or "").partition(" ")[0].lower()
-    return scheme == "bearer" or (scheme == "dpop" and bool(algs))
-
-
 def proof_values(headers: Iterable[str]) -> tuple[str, ...]:
     """The `DPoP` header values. A WSGI server joins repeated headers with commas (PEP 3333),
     and a proof never holds one: split, so two headers count as two wherever they came in."""
