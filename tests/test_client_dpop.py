@@ -68,6 +68,7 @@ async def test_the_session_is_bound_and_every_request_proves_the_key(live: Live)
     tokens = await auth.alogin("alice", PASSWORD)
     assert tokens.token_type == "DPoP" and auth.dpop_key is not None
     assert claims_of(tokens.access_token)["cnf"] == {"jkt": auth.dpop_key.jkt}
+
     async def record(request: httpx.Request) -> None:
         seen.append(request)
 
