@@ -10,7 +10,6 @@ node or npm the test is skipped, except under CI=true, where that is a failure.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,34 +21,18 @@ from tessera.tokens.strict_json import b64url_decode
 from tessera.verify import Verifier
 from tests.capture import capture_server
 from tests.conftest import PASSWORD
+from tests.npm import npm_package
 from tests.oauth_live import AUDIENCE, ISSUER, Live, oauth_server
-from tests.test_oauth_jose import unavailable
 
 pytestmark = pytest.mark.slow
 
 PACKAGE = "oauth4webapi@3.8.8"
 SCRIPT = Path(__file__).with_name("js") / "oauth4webapi_dpop.mjs"
-CACHE = Path(__file__).resolve().parent.parent / ".cache" / PACKAGE.replace("@", "-")
 
 
 @pytest.fixture(scope="module")
 def client_dir() -> Path:
-    """`oauth4webapi` in node_modules with the script beside it (ES modules resolve packages
-    from the importing file's directory)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        unavailable("node and npm are needed for the oauth4webapi interop test")
-    if not (CACHE / "node_modules" / "oauth4webapi" / "package.json").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            [npm or "npm", "install", "--prefix", str(CACHE), "--no-audit", "--no-fund",
-             "--loglevel=error", PACKAGE],
-            capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            unavailable(f"npm install {PACKAGE} failed: {result.stderr.strip()[-500:]}")
-    shutil.copy(SCRIPT, CACHE / SCRIPT.name)
-    return CACHE
+    return npm_package(PACKAGE, SCRIPT)
 
 
 def run_client(directory: Path, live: Live, capture_url: str) -> dict[str, Any]:

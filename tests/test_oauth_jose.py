@@ -8,47 +8,24 @@ or npm the test is skipped, except under CI=true, where that is a failure.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.npm import npm_package
 from tests.oauth_live import AUDIENCE, ISSUER, Live, oauth_server, password_tokens
 
 pytestmark = pytest.mark.slow
 
 JOSE = "jose@6.2.17"
 SCRIPT = Path(__file__).with_name("js") / "jose_verify.mjs"
-CACHE = Path(__file__).resolve().parent.parent / ".cache" / JOSE.replace("@", "-")
-
-
-def unavailable(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (required in CI)")
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
 def jose_dir() -> Path:
-    """A directory holding `jose` in node_modules and the verification script beside it
-    (ES modules resolve packages from the importing file's directory, not NODE_PATH)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        unavailable("node and npm are needed for the jose interop test")
-    if not (CACHE / "node_modules" / "jose" / "package.json").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            [npm or "npm", "install", "--prefix", str(CACHE), "--no-audit", "--no-fund",
-             "--loglevel=error", JOSE],
-            capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            unavailable(f"npm install {JOSE} failed: {result.stderr.strip()[-500:]}")
-    shutil.copy(SCRIPT, CACHE / SCRIPT.name)
-    return CACHE
+    return npm_package(JOSE, SCRIPT)
 
 
 def jose_verify(directory: Path, live: Live, alg: str, *tokens: str) -> list[dict[str, Any]]:

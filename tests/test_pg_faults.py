@@ -358,6 +358,21 @@ async def recovered(rec: Recorder, fault: Fault) -> None:
     await asyncio.sleep(AFTER)
 
 
+async def settled(
+    rec: Recorder,
+    load: Load,
+    fault: Fault,
+    kinds: set[str],
+    *,
+    expect: tuple[str, ...] = (),
+    readiness_sees: bool = True,
+) -> None:
+    """After a fault's end: service back by itself, the load stopped, and `verify`."""
+    await recovered(rec, fault)
+    await load.stop()
+    await verify(rec, load, fault, kinds, expect=expect, readiness_sees=readiness_sees)
+
+
 async def verify(
     rec: Recorder,
     load: Load,
@@ -464,9 +479,7 @@ async def test_immediate_stop_and_restart(deployed: Deployment) -> None:
         fault.ended()  # `pg_ctl start` called: crash recovery is part of the recovery time
         await asyncio.to_thread(cluster.start)
         fault.mark("pg_ctl start returned")
-        await recovered(rec, fault)
-        await load.stop()
-        await verify(
+        await settled(
             rec,
             load,
             fault,
@@ -490,9 +503,7 @@ async def test_every_pool_connection_terminated(deployed: Deployment) -> None:
         fault.ended()
         print(f"\n   pool connections terminated per round: {killed}")
         assert all(killed), killed
-        await recovered(rec, fault)
-        await load.stop()
-        await verify(rec, load, fault, {"connection", "shutting_down"}, readiness_sees=False)
+        await settled(rec, load, fault, {"connection", "shutting_down"}, readiness_sees=False)
 
 
 async def test_max_connections_exhausted(deployed: Deployment) -> None:
@@ -517,9 +528,7 @@ async def test_max_connections_exhausted(deployed: Deployment) -> None:
         finally:
             await asyncio.to_thread(held[0].release)
         fault.ended()
-        await recovered(rec, fault)
-        await load.stop()
-        await verify(
+        await settled(
             rec,
             load,
             fault,
@@ -601,9 +610,7 @@ async def test_listen_connection_killed(deployed: Deployment) -> None:
             f"\n   revocation seen on the other replica: {polled:.3f} s by polling (interval"
             f" {POLL_INTERVAL} s), {notified:.3f} s by NOTIFY once it listened again"
         )
-        await recovered(rec, fault)
-        await load.stop()
-        await verify(rec, load, fault, set(), readiness_sees=False)
+        await settled(rec, load, fault, set(), readiness_sees=False)
         assert not [a for a in rec.answers if a.what == "readyz" and a.status != 200]
 
 
@@ -684,9 +691,7 @@ async def test_restart_while_a_rotation_is_in_flight(deployed: Deployment) -> No
             victim.token = following.json()["refresh_token"]
             assert await consistent(deployed), "a half-rotated session"
         fault.ended()
-        await recovered(rec, fault)
-        await load.stop()
-        await verify(
+        await settled(
             rec,
             load,
             fault,
@@ -729,9 +734,7 @@ async def test_failover_to_a_read_only_standby(deployed: Deployment) -> None:
         await conn.execute(f"ALTER DATABASE {database} RESET default_transaction_read_only")
         await terminate(conn, POOL)
         fault.ended()
-        await recovered(rec, fault)
-        await load.stop()
-        await verify(
+        await settled(
             rec,
             load,
             fault,
@@ -764,9 +767,7 @@ async def test_password_rotated(cluster: PgCluster, tmp_path: Path) -> None:
                 await asyncio.sleep(HOLD)
                 await conn.execute(f"ALTER ROLE {APP_ROLE} PASSWORD '{APP_PASSWORD}'")
                 fault.ended()
-                await recovered(rec, fault)
-                await load.stop()
-                await verify(
+                await settled(
                     rec,
                     load,
                     fault,

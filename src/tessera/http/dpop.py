@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from tessera.dpop import InvalidProof, UseNonce
 from tessera.errors import InvalidDPoPProof, UseDPoPNonce
+from tessera.http.bearer import proof_url
 from tessera.service import AuthService
 
 HEADER = "dpop"
@@ -20,14 +21,6 @@ def proof_of(request: Request) -> str | None:
     if len(values) > 1:
         raise InvalidDPoPProof("more than one DPoP header", reason="malformed")
     return values[0] if values else None
-
-
-def request_url(request: Request, public_url: str | None) -> str:
-    """This request's URL as the client addressed it (`htu`): under `TESSERA_PUBLIC_URL` when
-    set (behind a proxy that changes scheme or host), else as it came in."""
-    if public_url:
-        return public_url + request.url.path  # the path includes the app's mount point
-    return str(request.url.replace(query="", fragment=""))
 
 
 def proven_key(auth: AuthService, request: Request, *, status: int) -> str | None:
@@ -46,7 +39,7 @@ def proven_key(auth: AuthService, request: Request, *, status: int) -> str | Non
         checked = checker.check(
             proof,
             method=request.method,
-            url=request_url(request, auth.settings.public_url),
+            url=proof_url(auth, request),
             now=auth.clock.now(),
         )
     except UseNonce as exc:
