@@ -236,3 +236,13 @@ test("logout forgets the key; DPoP off, or a server without it, keeps none and s
     assert.equal(await stored.load("/auth"), undefined);
   }
 });
+
+test("a key that could not be stored stays in memory: the tab that logged in goes on", async () => {
+  const broken = { load: async () => undefined, save: () => Promise.reject(new Error("quota")), remove: async () => {} };
+  const { time, server, auth } = setup({ keys: broken });
+  await auth.login("alice", "pw");
+  assert.notEqual(server.jkt, null); // bound all the same
+  await time.advance(TTL * 1000);
+  assert.equal((await auth.fetch("/api/me")).status, 200);
+  assert.equal(server.refreshes, 1);
+});

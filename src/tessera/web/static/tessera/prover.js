@@ -33,11 +33,14 @@ export function createProver({ subtle, keys, slot, now }) {
   /** @type {Map<string, string>} origin → the latest DPoP-Nonce it sent */
   const nonces = new Map();
 
-  /** The stored key (one read for all who ask at once); the cached one if storage fails. */
+  /**
+   * The stored key (one read for all who ask at once); the one in memory when storage fails
+   * or holds none (a key this tab could not store).
+   */
   function stored() {
     loading ??= keys
       .load(slot)
-      .then((key) => (cached = key ?? null))
+      .then((key) => (cached = key ?? cached))
       .catch(() => cached)
       .finally(() => {
         loading = null;
