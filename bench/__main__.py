@@ -1,7 +1,8 @@
 """`make bench`: Tessera side by side with what Python users would otherwise pick, in one run on
 one machine, every number next to a same-run comparison.
 
-1. Verify cost per algorithm against joserfc, PyJWT and the raw primitive (`bench.verify`).
+1. Verify cost per algorithm against joserfc, PyJWT and the raw primitive, and a DPoP proof
+   check next to a cold verify (`bench.verify`).
 2. Login timing: unknown user vs wrong password (`bench.login_timing`); a login flood from one
    address while another address logs in (`bench.login_flood`); the light install's size and
    import time next to PyJWT + httpx (`bench.install`).
@@ -84,6 +85,7 @@ def targets(
     revocation: dict[str, Any] | None = None,
     flood: dict[str, Any] | None = None,
     install: dict[str, Any] | None = None,
+    dpop: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -175,6 +177,14 @@ def targets(
             hit,
             f"<= {bench.verify.TARGET_HIT_US:g}",
             hit <= bench.verify.TARGET_HIT_US,
+        )
+    if dpop is not None:
+        ratio = dpop["proof_vs_cold_verify"]
+        add(
+            "DPoP proof check / cold verify (ES256)",
+            ratio,
+            f"<= {bench.verify.TARGET_PROOF_RATIO:g}",
+            ratio <= bench.verify.TARGET_PROOF_RATIO,
         )
     return rows
 
@@ -318,7 +328,9 @@ def main() -> None:
         "load": load.__dict__,
         "gunicorn_workers": bench.systems.GUNICORN_WORKERS,
         "get_tool": "/".join(sorted(t for t in tools if t)) or "-",
-        "targets": targets(runs, verify["results"], load, revocation, flood["results"], install),
+        "targets": targets(
+            runs, verify["results"], load, revocation, flood["results"], install, verify["dpop"]
+        ),
         "http": {
             db: {
                 system: {k: (v.as_dict() if isinstance(v, LoadResult) else v) for k, v in p.items()}
@@ -330,6 +342,7 @@ def main() -> None:
         "revocation": {k: v for k, v in revocation.items() if k != "markdown"},
         "revocation_markdown": revocation["markdown"],
         "verify": verify["results"],
+        "verify_dpop": verify["dpop"],
         "verify_markdown": verify["markdown"],
         "login_timing": {k: v for k, v in timing.items() if k != "markdown"},
         "login_timing_markdown": timing["markdown"],

@@ -4,51 +4,36 @@ written here by hand, never computed; tests/test_inspection_cases.py checks that
 is what this script writes. After changing a case: `python scripts/inspection_cases.py`.
 
 A case's `error` is the start of the expected message (the JSON parsers' own details after it
-differ between the two languages); `times` and `lifetime`, when given, are checked too.
+differ between the two languages); `times` and `lifetime`, when given, are checked too, and
+so are `kind` ("token" unless given), `bound_to` (a token's cnf.jkt, None unless given) and a
+proof's facts (`proof`). The DPoP cases are in inspection_cases_dpop.py.
 """
 
 from __future__ import annotations
 
-import base64
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
-OUT = Path(__file__).resolve().parent.parent / "tests" / "inspection_cases.json"
-AT = '{"alg":"ES256","kid":"k1","typ":"at+jwt"}'
-VALID = f'{{"sub":"u","iat":{NOW - 48},"nbf":{NOW - 48},"exp":{NOW + 252}}}'
-STRICT = "other parsers may read this token differently, and Tessera rejects it"
-NO_TYP = 'no typ: not marked as an access token ("at+jwt", RFC 9068); informational'
-NO_EXP = "no exp: this token never expires"
-NOT_JSON = "the payload is not base64url-encoded JSON ("
-KEY_WARNING = (
-    'the header carries "{}": keys from the token are never used, and a verifier must never '
-    "take them from there"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling modules, however loaded
+from inspection_cases_dpop import dpop_cases
+from inspection_support import (
+    AT,
+    KEY_WARNING,
+    NO_EXP,
+    NO_TYP,
+    NOT_JSON,
+    NOW,
+    STRICT,
+    VALID,
+    b64,
+    case,
+    claims,
+    jws,
 )
 
-
-def b64(data: str | bytes) -> str:
-    raw = data.encode() if isinstance(data, str) else data
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def jws(header: str, payload: str | bytes, signature: str = "c2ln") -> str:
-    """A compact JWS of exactly these header and payload texts (unsigned: the signature
-    segment is only ever parsed)."""
-    return f"{b64(header)}.{b64(payload)}.{signature}"
-
-
-def claims(**values: Any) -> str:
-    return json.dumps(values, separators=(",", ":"))
-
-
-def case(name: str, token: str, status: str, *warnings: str, **more: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": name, "token": token, "status": status}
-    entry["warnings"] = list(warnings)
-    entry["error"] = more.pop("error", None)
-    entry.update(more)
-    return entry
+OUT = Path(__file__).resolve().parent.parent / "tests" / "inspection_cases.json"
 
 
 def _sloppy(payload: str) -> str:
@@ -325,6 +310,22 @@ def cases() -> list[dict[str, Any]]:
             "valid",
             f"the payload fails strict parsing (JSON nested too deeply): {STRICT}",
         ),
+        case(
+            "an unpaired surrogate escape, in a value and in a name",
+            jws(AT, '{"sub":"\\ud800x","exp":' + str(NOW + 60) + ',"\\udc00":1}'),
+            "valid",
+            f"the payload fails strict parsing (unpaired surrogate escape): {STRICT}",
+        ),
+        case(
+            "a surrogate pair escape is one character",
+            jws(AT, '{"sub":"\\ud83d\\ude00","exp":' + str(NOW + 60) + "}"),
+            "valid",
+        ),
+        case(
+            "an escaped backslash before ud800 is no surrogate",
+            jws(AT, '{"sub":"\\\\ud800","exp":' + str(NOW + 60) + "}"),
+            "valid",
+        ),
         # what cannot be read at all
         case("empty", "", "malformed", error="the token is empty"),
         case("white space only", " \t\x1c\u3000", "malformed", error="the token is empty"),
@@ -413,7 +414,7 @@ def cases() -> list[dict[str, Any]]:
 
 
 def build() -> dict[str, Any]:
-    return {"now": NOW, "cases": cases()}
+    return {"now": NOW, "cases": cases() + dpop_cases()}
 
 
 def main() -> None:

@@ -352,7 +352,10 @@ def test_on_tokens_and_resuming_from_a_saved_refresh_token(live: Live) -> None:
     with httpx.Client(auth=auth, base_url=live.url) as client:
         assert client.get("/api/me").status_code == 200
     assert len(saved) == 2 and saved[-1] == auth.refresh_token
-    resumed = TokenAuth(live.auth_url, refresh_token=saved[-1], clock=live.clock)
+    # A DPoP-bound session (the default) resumes with its key, saved beside the token.
+    resumed = TokenAuth(
+        live.auth_url, refresh_token=saved[-1], dpop_key=auth.dpop_key, clock=live.clock
+    )
     with httpx.Client(auth=resumed, base_url=live.url) as client:
         assert client.get("/api/me").status_code == 200
     assert live.refreshes("rotated") == 2
@@ -389,7 +392,7 @@ def test_two_processes_sharing_a_file_store_rotate_once(live: Live, tmp_path: Pa
     tokens = auth.login("alice", PASSWORD)
     # Both processes (on the real clock) find the saved access token stale.
     stale = TokenSet(**{**tokens.as_dict(), "local_expires_at": 0.0})
-    store.save(stale)
+    store.save(stale, auth.dpop_key)
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", TWO_PROCESSES, live.url, str(path)],
@@ -450,7 +453,7 @@ def test_only_the_auth_origin_and_listed_origins_receive_the_token(live: Live) -
         auth = TokenAuth(live.auth_url, clock=live.clock, api_origins=[listed])
         auth.login("alice", PASSWORD)
         assert auth.tokens is not None
-        bearer = f"Bearer {auth.tokens.access_token}"
+        sent = f"DPoP {auth.tokens.access_token}"  # bound to the client's key (the default)
         with httpx.Client(auth=auth) as client:
             assert client.get(live.url + "/api/me").status_code == 200
             assert client.get(listed + "/listed").status_code == 200
@@ -460,7 +463,9 @@ def test_only_the_auth_origin_and_listed_origins_receive_the_token(live: Live) -
             same_server = live.url.replace("127.0.0.1", "localhost")
             assert client.get(same_server + "/api/me").status_code == 401
         got = {s.path: s.authorization for s in third_party.seen}
-        assert got == {"/listed": bearer, "/other": None, "/upload": None}
+        assert got == {"/listed": sent, "/other": None, "/upload": None}
+        proofs = {s.path: s.headers.get("dpop") for s in third_party.seen}
+        assert proofs["/listed"] and proofs["/other"] is None and proofs["/upload"] is None
 
 
 async def test_another_origin_is_passed_through_untouched_async(live: Live) -> None:

@@ -32,6 +32,9 @@ from tests.decode_support import (
 
 SCRIPT = Path(sys.executable).with_name("tessera")
 JSON_KEYS = {
+    "kind",
+    "bound_to",
+    "proof",
     "header",
     "claims",
     "times",

@@ -28,8 +28,10 @@ def test_the_table_is_what_its_script_writes() -> None:
 
 
 def test_the_table_covers_every_status() -> None:
-    statuses = {case["status"] for case in TABLE["cases"]}
-    assert statuses == {"valid", "expired", "not_yet_valid", "no_expiry", "malformed"}
+    statuses = {(case.get("kind", "token"), case["status"]) for case in TABLE["cases"]}
+    tokens = {"valid", "expired", "not_yet_valid", "no_expiry", "malformed"}
+    proofs = {"fresh", "stale", "not_yet_valid", "malformed"}
+    assert statuses == {("token", s) for s in tokens} | {("dpop_proof", s) for s in proofs}
 
 
 @pytest.mark.parametrize("case", TABLE["cases"], ids=[c["name"] for c in TABLE["cases"]])
@@ -49,3 +51,9 @@ def test_case(case: dict[str, Any]) -> None:
         assert shown == case["times"]
     if "lifetime" in case:
         assert report.lifetime == case["lifetime"]
+    assert report.kind == case.get("kind", "token")
+    assert report.bound_to == case.get("bound_to")
+    if "proof" in case:
+        assert report.proof is not None
+        shown = report.proof.as_json()
+        assert {name: shown[name] for name in case["proof"]} == case["proof"]

@@ -44,6 +44,9 @@ def test_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("client_id", "has space"),
         ("client_id", "a:b"),
         ("client_id", ""),
+        ("issuer", "https://" + "i" * 249),  # 257: tokens the server's own policy refuses
+        ("audience", "a" * 257),
+        ("audience", ""),
         ("public_url", "auth.example.com"),
         ("public_url", "ftp://auth.example.com"),
         ("public_url", "https://auth.example.com/?x=1"),

@@ -24,6 +24,8 @@ from tessera.verify.starlette import TesseraBackend
 pytestmark = pytest.mark.anyio
 
 POLICY = AccessTokenPolicy(issuer="https://auth.example", audience="reports")
+# No credentials: both challenges (RFC 9449 §7.2), the DPoP one with the proof algorithms.
+MISSING = 'Bearer realm="tessera", DPoP algs="ES256 ES384 EdDSA Ed25519 RS256 PS256"'
 
 
 @pytest.fixture
@@ -92,7 +94,7 @@ async def test_fastapi_dependency(key: SigningKey, verifier: Verifier) -> None:
         assert (await c.get("/reports", headers=bearer(token(key)))).json() == {"sub": "u-1"}
         missing = await c.get("/reports")
         assert missing.status_code == 401
-        assert missing.headers["www-authenticate"] == 'Bearer realm="tessera"'
+        assert missing.headers["www-authenticate"] == MISSING
         assert missing.json()["error"] == "invalid_token"
         expired = await c.get("/reports", headers=bearer(token(key, now=time.time() - 3600)))
         assert expired.status_code == 401

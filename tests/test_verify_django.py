@@ -21,6 +21,8 @@ POLICY = AccessTokenPolicy(issuer=ISSUER, audience=AUDIENCE)
 KEY = generate_key("RS256")
 VERIFIER = Verifier.from_jwks({"keys": [KEY.public_jwk()]}, issuer=ISSUER, audience=AUDIENCE)
 MIDDLEWARE = "tessera.verify.django.TesseraMiddleware"
+# No credentials: both challenges (RFC 9449 §7.2), the DPoP one with the proof algorithms.
+MISSING = 'Bearer realm="tessera", DPoP algs="ES256 ES384 EdDSA Ed25519 RS256 PS256"'
 
 if not settings.configured:
     settings.configure(
@@ -198,7 +200,7 @@ def assert_refused(response: Any, status: int, error: str, challenge_error: str 
     assert body["error"] == error and body["error_description"]
     header = response["WWW-Authenticate"]
     if challenge_error is None:
-        assert header == 'Bearer realm="tessera"'
+        assert header == MISSING
     else:
         assert header.startswith(f'Bearer realm="tessera", error="{challenge_error}"')
 
@@ -267,7 +269,9 @@ def test_drf_empty_bearer_is_invalid_token(api: APIClient) -> None:
 def test_drf_basic_auth_is_refused(api: APIClient) -> None:
     response = api.get("/drf/me", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
     assert_refused(response, 401, "invalid_token", "invalid_token")
-    assert response.json()["error_description"] == "authorization header is not a bearer token"
+    assert response.json()["error_description"] == (
+        "authorization header is not a bearer or DPoP token"
+    )
     # Not Tessera's scheme: left to other authentication classes, not refused by this one.
     assert api.get("/drf/open", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz").status_code == 200
 
@@ -313,7 +317,7 @@ def test_drf_authentication_class_directly() -> None:
     authentication = TesseraAuthentication()
     assert authentication.authenticate(Fake(None)) is None
     assert authentication.authenticate(Fake("Basic x")) is None
-    assert authentication.authenticate_header(Fake(None)) == 'Bearer realm="tessera"'
+    assert authentication.authenticate_header(Fake(None)) == MISSING
     result = authentication.authenticate(Fake("Bearer " + mint("admin")))
     assert result is not None
     user, claims = result

@@ -15,6 +15,8 @@ from tessera.verify.flask import require
 
 ISSUER, AUDIENCE = "https://auth.test", "tessera-flask-tests"
 POLICY = AccessTokenPolicy(issuer=ISSUER, audience=AUDIENCE)
+# No credentials: both challenges (RFC 9449 §7.2), the DPoP one with the proof algorithms.
+MISSING = 'Bearer realm="tessera", DPoP algs="ES256 ES384 EdDSA Ed25519 RS256 PS256"'
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def assert_refused(response: Any, status: int, error: str, challenge_error: str 
     header = response.headers["WWW-Authenticate"]
     assert header.startswith('Bearer realm="tessera"')
     if challenge_error is None:
-        assert header == 'Bearer realm="tessera"'
+        assert header == MISSING
     else:
         assert f'error="{challenge_error}"' in header
 

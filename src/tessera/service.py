@@ -72,7 +72,9 @@ class AuthService:
             issuer=s.issuer,
             audience=s.audience,
             leeway=s.leeway,
-            max_lifetime=s.max_token_lifetime,
+            # Our own tokens live `access_ttl` (whole seconds): one signed by our key for
+            # longer, or issued longer ago, was not minted under this policy.
+            max_lifetime=min(s.max_token_lifetime, math.ceil(s.access_ttl) + s.leeway),
             max_bytes=s.max_token_bytes,
             client_id=s.client_id,
         )

@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
     db_statement_timeout: PositiveFloat = 5.0
-    issuer: str = "tessera"
-    audience: str = "tessera"
+    # At most 256 characters, as every string the server's own token policy accepts.
+    issuer: str = Field(default="tessera", min_length=1, max_length=256)
+    audience: str = Field(default="tessera", min_length=1, max_length=256)
     algorithm: Algorithm = "RS256"
     secret: SecretStr | None = Field(
         default=None, description="key-encryption secret; default: a generated file in the data dir"

@@ -5,12 +5,20 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { examine, span } from "../../src/tessera/web/static/inspect.js";
+import { examine } from "../../src/tessera/web/static/inspect.js";
+import { thumbprint } from "../../src/tessera/web/static/inspect-dpop.js";
+import { span } from "../../src/tessera/web/static/inspect-text.js";
 
 const table = JSON.parse(readFileSync(new URL("../inspection_cases.json", import.meta.url), "utf8"));
 
+/** A proof's facts as `tessera decode --json` names them, its thumbprint computed. */
+async function proofFacts(proof) {
+  const jkt = proof.canonical === null ? null : await thumbprint(proof.canonical);
+  return { ...proof.claims, key: proof.key, jkt, private_key: proof.privateKey, within_window: proof.withinWindow };
+}
+
 for (const expected of table.cases) {
-  test(expected.name, () => {
+  test(expected.name, async () => {
     const report = examine(expected.token, { now: table.now, leeway: expected.leeway ?? 0 });
     assert.equal(report.status, expected.status);
     assert.deepEqual(report.warnings, expected.warnings);
@@ -23,6 +31,12 @@ for (const expected of table.cases) {
       assert.deepEqual(shown, expected.times);
     }
     if (expected.lifetime !== undefined) assert.equal(report.lifetime, expected.lifetime);
+    assert.equal(report.kind, expected.kind ?? "token");
+    assert.equal(report.boundTo, expected.bound_to ?? null);
+    if (expected.proof !== undefined) {
+      const shown = await proofFacts(report.proof);
+      assert.deepEqual(Object.fromEntries(Object.keys(expected.proof).map((name) => [name, shown[name]])), expected.proof);
+    }
   });
 }
 

@@ -1,6 +1,6 @@
-"""`tessera decode`: read a JWT locally, show what it says and when, and optionally check its
-signature with a key the user names. The examination is `tessera.inspect`; this is the
-command: its arguments, stdin, and the exit status.
+"""`tessera decode`: read a JWT (or a DPoP proof) locally, show what it says and when, and
+optionally check its signature with a key the user names. The examination is
+`tessera.inspect`; this is the command: its arguments, stdin, and the exit status.
 
 Nothing is sent anywhere except the request for a JWKS URL given with `--jwks`.
 """
@@ -111,11 +111,13 @@ def decode(
     as_json: bool,
 ) -> None:
     """Decode a JWT locally: header, claims, dates, warnings, and optionally its signature.
+    A token bound to a key shows its cnf.jkt; a DPoP proof (typ dpop+jwt) shows the request it
+    is for, its key's thumbprint and its age against the 60 s window.
 
     \b
-    Exit status 0: valid (and the signature verified, if a key was given).
-    Exit status 1: expired or not yet valid.
-    Exit status 2: malformed, bad signature, or unusable key.
+    Exit status 0: valid (and the signature verified, if a key was given); a fresh proof.
+    Exit status 1: expired or not yet valid; a stale proof.
+    Exit status 2: malformed, bad signature, or unusable key; a proof holding a private key.
 
     Nothing is sent anywhere, except the request for a --jwks URL.
     """

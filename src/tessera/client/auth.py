@@ -13,6 +13,13 @@ on the way there can fall back to the still-valid token instead of failing the A
 
 The token goes only to the auth server's origin and the `api_origins` listed; a request
 anywhere else passes through untouched (no header, no refresh, no retry).
+
+With `dpop=True` (the default) each login makes a new P-256 key and proves it (RFC 9449): a
+server that supports DPoP binds the session to it (`token_type: "DPoP"`), and from then on
+every refresh and every request carries a proof by that key, so a stolen refresh or access
+token is useless without it. A server that does not simply ignores the proofs. The key is saved
+with the tokens in a `FileTokenStore`. A server nonce asked for (`use_dpop_nonce`) is sent in a
+retry, once.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
+from tessera.client.dpop import ProofSigner
 from tessera.client.errors import LoginFailed, LoginRequired, TransientAuthError
 from tessera.client.httpx_compat import rewinder
 from tessera.client.origins import origin_of, trusted_origins
 from tessera.client.store import FileTokenStore
 from tessera.client.tokens import BadTokenResponse, TokenSet, parse_token_response
 from tessera.clock import Clock, SystemClock
+from tessera.dpop import ProofKey
 
 log = logging.getLogger("tessera.client")
 
@@ -103,14 +112,20 @@ class TokenAuth(httpx.Auth):
         clock: Clock | None = None,
         client_options: dict[str, Any] | None = None,
         api_origins: Iterable[str] = (),
+        dpop: bool = True,
+        dpop_key: ProofKey | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self._dpop = dpop
         self._origins = trusted_origins(self.url, api_origins)
         self._store = store
         self._on_tokens = on_tokens
         self._clock: Clock = clock or SystemClock()
         self._client_options = {"timeout": 10.0, **(client_options or {})}
         saved = store.load() if store is not None else None
+        if dpop_key is None and store is not None and refresh_token is None:
+            dpop_key = store.load_key()
+        self._signer = ProofSigner(dpop_key if dpop else None, self._clock)
         self._state = _State(
             tokens=saved if refresh_token is None else None,
             refresh_token=refresh_token or (saved.refresh_token if saved else None),
@@ -133,20 +148,31 @@ class TokenAuth(httpx.Auth):
     def refresh_token(self) -> str | None:
         return self._state.refresh_token
 
+    @property
+    def dpop_key(self) -> ProofKey | None:
+        """The key the session is bound to (keep it secret, with the refresh token)."""
+        return self._signer.key
+
     # login / logout --------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> TokenSet:
         """Open a session; raises `LoginFailed` when the server refuses."""
+        signer = self._new_signer()
         with httpx.Client(**self._client_options) as client:
-            response = client.post(self._login_url, json=self._login_body(username, password))
+            response = client.send(self._login_request(signer, username, password))
+            if signer.asks_for_nonce(response):
+                response = client.send(self._login_request(signer, username, password))
         with self._thread_lock:
-            return self._accept_login(response)
+            return self._accept_login(response, signer)
 
     async def alogin(self, username: str, password: str) -> TokenSet:
+        signer = self._new_signer()
         async with httpx.AsyncClient(**self._client_options) as client:
-            response = await client.post(self._login_url, json=self._login_body(username, password))
+            response = await client.send(self._login_request(signer, username, password))
+            if signer.asks_for_nonce(response):
+                response = await client.send(self._login_request(signer, username, password))
         async with self._loop_lock():
-            return self._accept_login(response)
+            return self._accept_login(response, signer)
 
     def logout(self) -> None:
         """End the session on the server (best effort) and forget it here."""
@@ -169,19 +195,22 @@ class TokenAuth(httpx.Auth):
                 log.warning("could not reach the auth server to log out; forgetting the session")
         self._end()
 
-    @property
-    def _login_url(self) -> str:
-        return self.url + "/login"
+    def _new_signer(self) -> ProofSigner:
+        """A new session, a new key (none with `dpop=False`)."""
+        return ProofSigner(ProofKey.generate() if self._dpop else None, self._clock)
 
-    @staticmethod
-    def _login_body(username: str, password: str) -> dict[str, str]:
-        return {"username": username, "password": password, "transport": "body"}
+    def _login_request(self, signer: ProofSigner, username: str, password: str) -> httpx.Request:
+        url = self.url + "/login"
+        body = {"username": username, "password": password, "transport": "body"}
+        return httpx.Request("POST", url, json=body, headers=signer.proof_headers("POST", url))
 
-    def _accept_login(self, response: httpx.Response) -> TokenSet:
+    def _accept_login(self, response: httpx.Response, signer: ProofSigner) -> TokenSet:
         if response.status_code != 200:
             error, description = _error_of(response)
             raise LoginFailed(error, description, response.status_code, _retry_after(response))
         tokens = parse_token_response(response.json(), self._clock.now())
+        signer.remember_nonce(response)
+        self._signer = signer if tokens.bound else ProofSigner(None, self._clock)
         self._install(tokens)
         return tokens
 
@@ -191,13 +220,14 @@ class TokenAuth(httpx.Auth):
         with self._state_guard:
             self._state = _State(tokens, tokens.refresh_token, self._state.generation + 1)
         if self._store is not None:
-            self._store.save(tokens)
+            self._store.save(tokens, self._signer.key)
         if self._on_tokens is not None:
             self._on_tokens(tokens.refresh_token, tokens)
 
     def _end(self) -> None:
         with self._state_guard:
             self._state = _State(None, None, self._state.generation + 1, ended=True)
+        self._signer = ProofSigner(None, self._clock)  # the key dies with its session
         if self._store is not None:
             self._store.clear()
 
@@ -231,12 +261,17 @@ class TokenAuth(httpx.Auth):
         state = self._state
         if state.refresh_token is None:
             raise LoginRequired("no session: log in first" if not state.ended else "session ended")
+        url = self.url + "/refresh"
         return httpx.Request(
-            "POST", self.url + "/refresh", json={"refresh_token": state.refresh_token}
+            "POST",
+            url,
+            json={"refresh_token": state.refresh_token},
+            headers=self._signer.proof_headers("POST", url),
         )
 
     def _accept_refresh(self, response: httpx.Response) -> None:
         """Apply a read `/auth/refresh` response, or raise."""
+        self._signer.remember_nonce(response)
         if response.status_code == 200:
             try:
                 tokens = parse_token_response(response.json(), self._clock.now())
@@ -261,7 +296,12 @@ class TokenAuth(httpx.Auth):
     def _authorize(self, request: httpx.Request, state: _State) -> None:
         if state.tokens is None:
             raise LoginRequired("session ended" if state.ended else "no session: log in first")
-        request.headers["Authorization"] = f"Bearer {state.tokens.access_token}"
+        token = state.tokens.access_token
+        if state.tokens.bound and self._signer.key is not None:
+            request.headers["Authorization"] = f"DPoP {token}"
+            request.headers.update(self._signer.proof_headers(request.method, request.url, token))
+        else:
+            request.headers["Authorization"] = f"Bearer {token}"
 
     def _usable_after_failure(self, state: _State) -> bool:
         """After a transient refresh failure: can the current token still be sent?"""
@@ -277,9 +317,10 @@ class TokenAuth(httpx.Auth):
         with self._store.locked() if self._store else nullcontext():
             if self._adopt_saved():
                 return
-            request = self._refresh_request()
             with httpx.Client(**self._client_options) as client:
-                response = client.send(request)
+                response = client.send(self._refresh_request())
+                if self._signer.asks_for_nonce(response):
+                    response = client.send(self._refresh_request())
             self._accept_refresh(response)
 
     def sync_auth_flow(
@@ -300,6 +341,10 @@ class TokenAuth(httpx.Auth):
             state = self._state
         self._authorize(request, state)
         response = yield request
+        if rewind is not None and self._signer.asks_for_nonce(response):
+            rewind()  # the proof again, with the server's nonce
+            self._authorize(request, state)
+            response = yield request
         if not _rejects_token(response) or not self._sends_token_to(response.request):
             return  # (a redirect may have ended on another origin: its 401 is not about us)
         if rewind is None:
@@ -332,9 +377,10 @@ class TokenAuth(httpx.Auth):
             try:
                 if self._adopt_saved():
                     return
-                request = self._refresh_request()
                 async with httpx.AsyncClient(**self._client_options) as client:
-                    response = await client.send(request)
+                    response = await client.send(self._refresh_request())
+                    if self._signer.asks_for_nonce(response):
+                        response = await client.send(self._refresh_request())
                 self._accept_refresh(response)
             finally:
                 if fd is not None:
@@ -371,6 +417,10 @@ class TokenAuth(httpx.Auth):
             state = self._state
         self._authorize(request, state)
         response = yield request
+        if rewind is not None and self._signer.asks_for_nonce(response):
+            rewind()  # see sync_auth_flow
+            self._authorize(request, state)
+            response = yield request
         if not _rejects_token(response) or not self._sends_token_to(response.request):
             return
         if rewind is None:

@@ -4,6 +4,9 @@ Writes are atomic (a temp file in the same directory, then rename) and private (
 A lock file serialises refreshes between processes: the one that gets the lock second finds
 the rotated tokens already saved and adopts them instead of rotating again, which with
 rotating refresh tokens would burn the session.
+
+A session bound to a DPoP key cannot refresh without it, so the private key is kept in the same
+private file, beside the refresh token it protects.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tessera.client.tokens import TokenSet
+from tessera.dpop import ProofKey
 
 
 class FileTokenStore:
@@ -32,12 +36,24 @@ class FileTokenStore:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def save(self, tokens: TokenSet) -> None:
+    def load_key(self) -> ProofKey | None:
+        """The session's DPoP key, if one was saved with its tokens."""
+        try:
+            jwk = json.loads(self.path.read_text()).get("dpop_key")
+            return ProofKey.from_private_jwk(jwk) if isinstance(jwk, dict) else None
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def save(self, tokens: TokenSet, key: ProofKey | None = None) -> None:
+        """Save `tokens` (and the DPoP key the session is bound to) atomically, mode 0600."""
+        data = tokens.as_dict()
+        if key is not None:
+            data["dpop_key"] = key.private_jwk()
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
             with os.fdopen(fd, "w") as handle:  # mkstemp already made it 0600
-                json.dump(tokens.as_dict(), handle)
+                json.dump(data, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, self.path)

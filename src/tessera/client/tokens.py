@@ -23,6 +23,11 @@ class TokenSet:
     lifetime: float
     session_id: str | None = None
     refresh_expires_at: float | None = None
+    token_type: str = "Bearer"  # "DPoP": bound to the client's key, sent with a proof
+
+    @property
+    def bound(self) -> bool:
+        return self.token_type.lower() == "dpop"
 
     @property
     def lead(self) -> float:
@@ -40,6 +45,7 @@ class TokenSet:
             "lifetime": self.lifetime,
             "session_id": self.session_id,
             "refresh_expires_at": self.refresh_expires_at,
+            "token_type": self.token_type,
         }
 
     @classmethod
@@ -51,6 +57,7 @@ class TokenSet:
             lifetime=float(data["lifetime"]),
             session_id=data.get("session_id"),
             refresh_expires_at=data.get("refresh_expires_at"),
+            token_type=str(data.get("token_type", "Bearer")),
         )
 
 
@@ -89,6 +96,7 @@ def parse_token_response(body: object, received_at: float) -> TokenSet:
         raise BadTokenResponse("token response says nothing about expiry")
     refresh_expires = body.get("refresh_expires_at")
     session_id = body.get("session_id")
+    token_type = body.get("token_type")
     return TokenSet(
         access_token=access,
         refresh_token=refresh,
@@ -98,4 +106,7 @@ def parse_token_response(body: object, received_at: float) -> TokenSet:
         refresh_expires_at=float(refresh_expires)
         if isinstance(refresh_expires, int | float)
         else None,
+        token_type="DPoP"
+        if isinstance(token_type, str) and token_type.lower() == "dpop"
+        else "Bearer",
     )

@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
 from joserfc.jws import JWSRegistry
 
@@ -43,10 +44,13 @@ class ProofKey:
 
     @classmethod
     def from_private_jwk(cls, jwk: dict[str, Any]) -> ProofKey:
-        """A key saved with `private_jwk()`."""
+        """A key saved with `private_jwk()`; `ValueError` if it is not one."""
         jwk = dict(jwk)
         alg = str(jwk.pop("alg", "ES256"))
-        key = ECKey.import_key(jwk) if jwk.get("kty") == "EC" else OKPKey.import_key(jwk)
+        try:
+            key = ECKey.import_key(jwk) if jwk.get("kty") == "EC" else OKPKey.import_key(jwk)
+        except (JoseError, TypeError, KeyError) as exc:
+            raise ValueError(f"not a saved DPoP key: {exc}") from None
         return cls(key, alg)
 
     def private_jwk(self) -> dict[str, Any]:

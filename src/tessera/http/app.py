@@ -124,7 +124,9 @@ def create_app(auth: Tessera) -> FastAPI:
             allow_origins=auth.settings.allowed_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["authorization", "content-type", CSRF_HEADER],
+            allow_headers=["authorization", "content-type", "dpop", CSRF_HEADER],
+            # What a DPoP client reads from a refusal: the challenge and the nonce to use.
+            expose_headers=["WWW-Authenticate", "DPoP-Nonce"],
         )
     app.add_middleware(BodyLimitMiddleware, limit=auth.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=auth.metrics)

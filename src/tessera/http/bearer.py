@@ -1,5 +1,6 @@
-"""Bearer access tokens on the auth server's own routes (RFC 6750): extract, verify, check the
-role. The challenges and refusals are the same ones every verifier adapter uses."""
+"""Access tokens on the auth server's own routes: extract (`Authorization: Bearer`, or `DPoP`
+with a proof, RFC 9449 §7), verify, check the binding and the role. The challenges and
+refusals are the same ones every verifier adapter uses."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
+from tessera.dpop import PROOF_ALGORITHMS, InvalidProof
 from tessera.service import AuthService
 from tessera.tokens import AccessClaims, InvalidToken
+from tessera.verify.binding import check_binding, dpop_refusal, rejection_reason
+from tessera.verify.credentials import Credential, credential_of, request_url
 from tessera.verify.fastapi import AuthHTTPError
 from tessera.verify.refusal import Refusal, check_role, refusal_for, roles_of
-from tessera.verify.refusal import bearer_token as parse_bearer
 from tessera.verify.refusal import invalid_token as invalid_token_refusal
+
+PARSE_ANY = tuple(PROOF_ALGORITHMS)  # to parse either scheme, before knowing what is accepted
 
 
 def http_error(refusal: Refusal) -> AuthHTTPError:
@@ -23,26 +28,58 @@ def invalid_token(description: str) -> AuthHTTPError:
     return http_error(invalid_token_refusal(description))
 
 
+def algorithms(auth: AuthService) -> tuple[str, ...] | None:
+    """The DPoP proof algorithms accepted here; None when DPoP is off (the scheme is then
+    refused like any other, and no challenge offers it)."""
+    return auth.proofs.algorithms if auth.proofs is not None else None
+
+
+def credential(auth: AuthService, request: Request) -> Credential:
+    """The request's credential, or 401."""
+    try:
+        return credential_of(
+            request.headers.get("authorization"), request.headers.getlist("dpop"), algorithms(auth)
+        )
+    except Refusal as refusal:
+        raise http_error(refusal) from None
+
+
 def bearer_token(request: Request) -> str | None:
-    """The bearer token, None when there is no Authorization header, 401 when it is not one."""
+    """The access token (Bearer or DPoP scheme: `verify_request` judges which is accepted),
+    None when there is no Authorization header, 401 when it is neither."""
     header = request.headers.get("authorization")
     if header is None:
         return None
     try:
-        return parse_bearer(header)
+        return credential_of(header, (), PARSE_ANY).token
     except Refusal as refusal:
         raise http_error(refusal) from None
+
+
+def proof_url(auth: AuthService, request: Request) -> str:
+    """What a proof's `htu` must name: this request's URL under `TESSERA_PUBLIC_URL` when set,
+    else as it came in."""
+    return request_url(str(request.url), request.url.path, auth.settings.public_url)
 
 
 async def verify_request(auth: AuthService, request: Request) -> AccessClaims:
+    given = credential(auth, request)
     try:
-        token = parse_bearer(request.headers.get("authorization"))
-        return await auth.verify_access_token(token)
-    except Refusal as refusal:
+        claims = await auth.verify_access_token(given.token)
+        if claims.jkt is not None or given.dpop:
+            check_binding(
+                claims,
+                given,
+                auth.proofs,
+                method=request.method,
+                url=proof_url(auth, request),
+                now=auth.clock.now(),
+            )
+        return claims
+    except (InvalidToken, InvalidProof) as exc:
+        auth.metrics.rejected_tokens.labels(rejection_reason(exc)).inc()
+        refusal = refusal_for(exc, algorithms(auth), dpop=dpop_refusal(exc, given))
         raise http_error(refusal) from None
-    except InvalidToken as exc:
-        auth.metrics.rejected_tokens.labels(exc.reason).inc()
-        raise http_error(refusal_for(exc)) from None
 
 
 def require(

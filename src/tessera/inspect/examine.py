@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tessera.inspect.dpop import binding, examine_proof, is_proof
 from tessera.inspect.keys import KeySet
 from tessera.inspect.report import Report
 from tessera.inspect.segments import lenient_object, strict_warnings
@@ -75,7 +76,8 @@ def _encrypted(report: Report, header_segment: str) -> str:
 
 
 def examine(token: str, *, now: float, leeway: float = 0.0, keys: KeySet | None = None) -> Report:
-    """Decode `token`, judge its times at `now`, and check its signature if `keys` are given."""
+    """Decode `token`, judge its times at `now`, and check its signature if `keys` are given.
+    A DPoP proof (`typ: dpop+jwt`) is judged as one: by its `iat`, against the window."""
     report = Report(now=now, leeway=leeway)
     token = token.strip()
     report.error = _unreadable(token)
@@ -94,12 +96,31 @@ def examine(token: str, *, now: float, leeway: float = 0.0, keys: KeySet | None 
     except ValueError as exc:
         report.error = str(exc)
         return report
+    if is_proof(report.header):
+        _proof(report, parts)
+        return report
     report.warnings += header_warnings(report.header)
     report.warnings += strict_warnings(parts)
     times = judge_times(report.claims, now, leeway)
     report.times, report.lifetime, report.status = times.claims, times.lifetime, times.status
     report.warnings += times.warnings
     report.error = times.error
+    report.bound_to, found = binding(report.claims)
+    report.warnings += found
     if keys is not None and report.status != "malformed":
         check_keys(report, token, keys)
     return report
+
+
+def _proof(report: Report, parts: list[str]) -> None:
+    """A DPoP proof: what request it is for, its key, its age; its signature is the key's in
+    its own header, which no key the user names has any say over."""
+    assert report.header is not None and report.claims is not None
+    report.kind = "dpop_proof"
+    facts, header_found, claims_found, times = examine_proof(
+        report.header, report.claims, report.now, report.leeway
+    )
+    report.proof = facts
+    report.warnings += header_found + strict_warnings(parts) + claims_found + times.warnings
+    report.times, report.status, report.error = times.claims, times.status, times.error
+    report.signature_detail = "not checked (a DPoP proof is signed by the key in its header)"

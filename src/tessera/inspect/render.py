@@ -14,8 +14,9 @@ from typing import Any
 
 import typer
 
+from tessera.inspect.dpop import PROOF_WINDOW
 from tessera.inspect.report import Report
-from tessera.inspect.text import span
+from tessera.inspect.text import quote, shorten, span
 from tessera.inspect.times import TIME_CLAIMS, dates
 
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -69,9 +70,39 @@ _STATUS_STYLE = {
     "no_expiry": ("NO EXPIRY", "yellow"),
     "malformed": ("MALFORMED", "red"),
 }
+_PROOF_STYLE = {
+    "fresh": ("FRESH DPoP PROOF", "green"),
+    "stale": ("STALE DPoP PROOF", "red"),
+    "not_yet_valid": ("DPoP PROOF FROM THE FUTURE", "yellow"),
+    "malformed": ("MALFORMED DPoP PROOF", "red"),
+}
+_SIGNATURE_COLOUR = {"verified": "green", "invalid": "red", "unchecked": "yellow"}
+
+
+def _signature(report: Report) -> str:
+    detail = f"signature {report.signature_detail}"
+    return typer.style(detail, fg=_SIGNATURE_COLOUR[report.signature])
+
+
+def _proof_status(report: Report) -> str:
+    """A proof's verdict: its age against the window (never an expiry), or why it is unusable."""
+    label, colour = _PROOF_STYLE[report.status]
+    if report.proof is not None and report.proof.private_key:
+        label, colour = "PRIVATE KEY EXPOSED IN A DPoP PROOF", "red"
+    iat = report.times.get("iat")
+    if iat is not None:
+        where = "within" if report.status == "fresh" else "outside"
+        detail = f" ({iat.relative}; {where} the {PROOF_WINDOW:g} s window)"
+    else:
+        detail = f" ({report.error})" if report.error else ""
+    return (
+        typer.style(label, fg=colour, bold=True) + terminal_safe(detail) + "; " + _signature(report)
+    )
 
 
 def status_line(report: Report) -> str:
+    if report.kind == "dpop_proof":
+        return _proof_status(report)
     label, colour = _STATUS_STYLE[report.status]
     if report.signature == "invalid" and report.status != "malformed":
         label, colour = "INVALID SIGNATURE", "red"
@@ -90,11 +121,48 @@ def status_line(report: Report) -> str:
     if report.signature == "invalid" and report.status != "malformed":
         times = _STATUS_STYLE[report.status][0].lower()
         detail = f" (times: {times}{detail})"
-    signature_colour = {"verified": "green", "invalid": "red", "unchecked": "yellow"}
-    signature = typer.style(
-        f"signature {report.signature_detail}", fg=signature_colour[report.signature]
+    return (
+        typer.style(label, fg=colour, bold=True) + terminal_safe(detail) + "; " + _signature(report)
     )
-    return typer.style(label, fg=colour, bold=True) + terminal_safe(detail) + "; " + signature
+
+
+def _shown(value: object, absent: str) -> str:
+    """A claim's value on one line: a string as it is (bounded), anything else as JSON."""
+    if value is None:
+        return absent
+    return terminal_safe(shorten(value) if isinstance(value, str) else quote(value))
+
+
+def _dpop_lines(report: Report) -> list[str]:
+    """What a bound token's cnf.jkt means, or what a DPoP proof is for and who signed it."""
+    if report.bound_to is not None:
+        return [
+            _heading("Bound to a key (DPoP)"),
+            f"  cnf.jkt   {report.bound_to}",
+            "            usable only with a DPoP proof for each request, signed by the key of "
+            "this RFC 7638 thumbprint",
+            "",
+        ]
+    proof = report.proof
+    if proof is None:
+        return []
+    lines = [_heading("DPoP proof") + "  (one request's signature, not a token)"]
+    notes = {"ath": "  (SHA-256 of the access token it goes with)"} if proof.claims["ath"] else {}
+    for name, value in proof.claims.items():
+        absent = "(missing)" if name in ("htm", "htu", "jti") else "(none)"
+        lines.append(f"  {name}".ljust(12) + _shown(value, absent) + notes.get(name, ""))
+    if proof.jkt is not None:
+        lines.append("  key".ljust(12) + f"{proof.key}, thumbprint {proof.jkt} (RFC 7638)")
+    else:
+        lines.append("  key".ljust(12) + "(no usable public key: no thumbprint)")
+    if proof.private_key:
+        lines.append(typer.style("            HOLDS A PRIVATE KEY: exposed", fg="red", bold=True))
+    iat = report.times.get("iat")
+    if iat is not None:
+        where = "within" if proof.within_window else "outside"
+        lines.append("  age".ljust(12) + f"{iat.relative}: {where} the {PROOF_WINDOW:g} s window")
+    lines.append("")
+    return lines
 
 
 def render_text(report: Report) -> str:
@@ -103,6 +171,7 @@ def render_text(report: Report) -> str:
         lines += [_heading("Header"), _pretty(report.header), ""]
     if report.claims is not None:
         lines += [_heading("Claims"), _pretty(report.claims), ""]
+    lines += _dpop_lines(report)
     if report.times or report.claims is not None:
         now_utc, _ = dates(math.floor(report.now))
         leeway = f", leeway {report.leeway:g} s" if report.leeway else ""

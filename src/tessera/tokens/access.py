@@ -36,6 +36,9 @@ RFC9068_CLAIMS = frozenset({"iss", "sub", "jti", "iat", "exp"})
 ACCESS_TOKEN_TYPES = (TOKEN_TYPE, "application/" + TOKEN_TYPE)
 JKT_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # an RFC 7638 SHA-256 thumbprint, base64url
 MAX_NUMERIC_DATE = 2**53  # beyond this a NumericDate is not a time, and floats lose precision
+# The longest string a Tessera token carries anywhere (its subjects are at most 255, roles 100,
+# session ids and jtis far less): a longer one was not minted under Tessera's policy.
+MAX_CLAIM_LENGTH = 256
 
 
 class InvalidToken(Exception):
@@ -92,12 +95,18 @@ KeyLookup = Callable[[str], SigningKey | None]
 
 @dataclass(frozen=True)
 class AccessTokenPolicy:
-    """What an access token must look like for this issuer and audience."""
+    """What an access token must look like for this issuer and audience.
+
+    `max_lifetime` bounds both `exp - iat` and the age of `iat` (the auth server sets it to
+    its own access-token TTL plus leeway: a token signed by its key but minted for longer, or
+    long ago, is refused). `max_claim_length` bounds every string in the claims, at any depth
+    (`None`: no bound, for another issuer's long `scope` strings)."""
 
     issuer: str
     audience: str
     leeway: float = 10.0
     max_lifetime: float = 86400.0
+    max_claim_length: int | None = MAX_CLAIM_LENGTH
     max_bytes: int = 8192
     required: frozenset[str] = TESSERA_CLAIMS
     token_types: tuple[str, ...] = ACCESS_TOKEN_TYPES
@@ -197,6 +206,10 @@ class AccessTokenPolicy:
         return key
 
     def _claims(self, payload: dict[str, Any], now: float) -> AccessClaims:
+        if self.max_claim_length is not None and _longest_string(payload) > self.max_claim_length:
+            raise InvalidToken(
+                "invalid_claim", f"a claim is longer than {self.max_claim_length} characters"
+            )
         strings: dict[str, str] = {}
         for name in STRING_CLAIMS:
             value = payload.get(name)
@@ -240,6 +253,8 @@ class AccessTokenPolicy:
             raise InvalidToken("not_yet_valid", "token is not valid yet")
         if now + self.leeway < iat:
             raise InvalidToken("not_yet_valid", "token was issued in the future")
+        if now - iat > self.max_lifetime:  # after `expired`: only a token minted long ago
+            raise InvalidToken("invalid_lifetime", "token was issued too long ago")
         extra = {k: v for k, v in payload.items() if k not in TESSERA_CLAIMS and k != "aud"}
         if "cnf" in extra:  # bound to a key: only a DPoP key is something we can check
             cnf = extra["cnf"]
@@ -258,3 +273,14 @@ class AccessTokenPolicy:
             exp=exp,
             extra=extra,
         )
+
+
+def _longest_string(value: Any) -> int:
+    """The length of the longest string value in `value`, at any depth (0 if none)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return max(map(_longest_string, value.values()), default=0)
+    if isinstance(value, list):
+        return max(map(_longest_string, value), default=0)
+    return 0

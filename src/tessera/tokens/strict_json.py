@@ -1,6 +1,7 @@
 """Strict JSON and base64url for token segments: the inputs attackers control.
 
-Standard `json` accepts duplicate member names (last wins), `NaN` and `Infinity`, and recurses
+Standard `json` accepts duplicate member names (last wins), `NaN` and `Infinity`, unpaired
+surrogate escapes (`"\\ud800"`, which no UTF-8 text can hold, RFC 7493 §2.1), and recurses
 until the interpreter gives up; base64 decoders accept padding and non-zero trailing bits. Each
 of those lets one token mean two things, so token parsing goes through here.
 """
@@ -17,6 +18,10 @@ _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 # The last character of an unpadded base64url string must leave the unused low bits at zero.
 _CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 MAX_NESTING = 32
+# A `\uD800`-`\uDFFF` escape somewhere in the text: only then can a parsed string hold a
+# lone surrogate (a pair of them becomes one character; raw UTF-8 cannot encode them at all).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class StrictJSONError(ValueError):
@@ -84,7 +89,20 @@ def loads_object(data: bytes) -> dict[str, Any]:
         raise StrictJSONError("not JSON") from exc
     if not isinstance(value, dict):
         raise StrictJSONError("not a JSON object")
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise StrictJSONError("unpaired surrogate escape")
     return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed value holds a lone surrogate in any string, member names included."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def dumps_compact(value: dict[str, Any]) -> bytes:

@@ -14,14 +14,24 @@ from tessera.users.passwords import MAX_PASSWORD_CHARS, PasswordHasher
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}")
 ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 DEFAULT_ROLE = "user"
+MAX_SUBJECT = 255  # the sessions table's subject column
+MAX_ROLE = 100
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who logged in: `subject` becomes the token's `sub`, `role` its `role`."""
+    """Who logged in: `subject` becomes the token's `sub`, `role` its `role`. Both are bounded
+    as the session table stores them, so that every token minted for them is one the server's
+    own policy accepts (no claim over 256 characters)."""
 
     subject: str
     role: str
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.subject) <= MAX_SUBJECT or not 0 < len(self.role) <= MAX_ROLE:
+            raise ValueError(
+                f"a Principal's subject is 1-{MAX_SUBJECT} characters, its role 1-{MAX_ROLE}"
+            )
 
 
 class Authenticator(Protocol):

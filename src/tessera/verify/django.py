@@ -11,19 +11,19 @@ dotted path of a callable returning one (imported on first use, then kept):
     def reports(request):
         return JsonResponse({"user": request.tessera_claims.sub})
 
-The middleware verifies any bearer token (answering 401 for a bad one) and sets
-`request.tessera_claims` (None without a bearer token); `require` answers 401 without a valid
-token and 403 without the role, with the contract's JSON body and the RFC 6750
-`WWW-Authenticate` challenge. `require` also works without the middleware, on sync and async
-views alike: both run one decision, `_admission`.
+The middleware verifies any bearer or DPoP token (answering 401 for a bad one, or a bad DPoP
+proof) and sets `request.tessera_claims` (None without one); `require` answers 401 without a
+valid token and 403 without the role, with the contract's JSON body and the RFC 6750 /
+RFC 9449 `WWW-Authenticate` challenge. `require` also works without the middleware, on sync
+and async views alike: both run one decision, `_admission`.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Collection, Generator, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Collection, Generator
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction
@@ -32,8 +32,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 
-from tessera.tokens import AccessClaims, InvalidToken
-from tessera.verify.refusal import Refusal, bearer_token, check_role, refusal_for, roles_of
+from tessera.tokens import AccessClaims
+from tessera.verify.admission import aclaims_for, claims_for, credential
+from tessera.verify.credentials import Credential, proof_values
+from tessera.verify.refusal import Refusal, check_role, roles_of
 
 if TYPE_CHECKING:
     from tessera.verify.verifier import Verifier
@@ -82,28 +84,33 @@ def _resolve(configured: object) -> Verifier:
 # verifying (shared with tessera.verify.drf) -----------------------------------------------
 
 
-def has_bearer(authorization: str | None) -> bool:
-    """Whether an `Authorization` header is Tessera's to judge (other schemes are not)."""
-    return authorization is not None and authorization.partition(" ")[0].lower() == "bearer"
+def has_credential(authorization: str | None) -> bool:
+    """Whether an `Authorization` header is Tessera's to judge: Bearer or DPoP (other schemes
+    are not)."""
+    return (authorization or "").partition(" ")[0].lower() in ("bearer", "dpop")
 
 
-@contextmanager
-def _refusing_invalid() -> Iterator[None]:
-    """The verifier's `InvalidToken` as the RFC 6750 `Refusal`. Wrap the verifier call only:
-    contextlib assigns `__traceback__` to an exception passing through unchanged, which a
-    frozen `Refusal` forbids."""
-    try:
-        yield
-    except InvalidToken as exc:
-        raise refusal_for(exc) from None
+def request_credential(request: Any, verifier: Verifier) -> Credential:
+    """The credential of a Django (or DRF) request, or `Refusal`."""
+    proofs = request.headers.get("DPoP")
+    return credential(
+        verifier, request.headers.get("Authorization"), proof_values([proofs] if proofs else [])
+    )
 
 
-def bearer_claims(authorization: str | None, verifier: Verifier) -> AccessClaims:
-    """The claims of the header's bearer token, or `Refusal`."""
-    token = bearer_token(authorization)
-    with _refusing_invalid():
-        claims = verifier.verify(token)
-    return claims
+def target(request: Any, verifier: Verifier, given: Credential) -> tuple[str, str]:
+    """The method and URL a DPoP proof must name for this request (nothing for Bearer:
+    nothing reads them)."""
+    if not given.dpop:
+        return "", ""
+    origin = f"{request.scheme}://{request.get_host()}"
+    return request.method or "GET", verifier.request_url(origin, request.path)
+
+
+def request_claims(request: Any, verifier: Verifier) -> AccessClaims:
+    """The claims of the request's bearer or DPoP token, or `Refusal`."""
+    given = request_credential(request, verifier)
+    return claims_for(verifier, given, *target(request, verifier, given))
 
 
 def refusal_response(refusal: Refusal) -> JsonResponse:
@@ -122,49 +129,50 @@ class TesseraMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        authorization = request.headers.get("Authorization")
         request.tessera_claims = None
-        if has_bearer(authorization):
+        if has_credential(request.headers.get("Authorization")):
             try:
-                request.tessera_claims = bearer_claims(authorization, get_verifier())
+                request.tessera_claims = request_claims(request, get_verifier())
             except Refusal as refusal:
                 return refusal_response(refusal)
         return self.get_response(request)
 
 
 # What `require` decides, written once for sync and async views: a generator in the manner of
-# httpx's `Auth.auth_flow`. It yields the one thing it cannot do itself, the bearer token to
-# verify, and is sent back its claims; `_admit` verifies blocking, `_aadmit` awaits.
-Admission = Generator[str, AccessClaims, None]
+# httpx's `Auth.auth_flow`. It yields the one thing it cannot do itself, the credential to
+# verify (with the verifier for it), and is sent back its claims; `_admit` verifies blocking,
+# `_aadmit` awaits.
+Admission = Generator[tuple["Verifier", Credential], AccessClaims, None]
 Roles = frozenset[str] | None
 
 
-def _admission(request: HttpRequest, roles: Roles) -> Admission:
+def _admission(request: HttpRequest, roles: Roles, verifier: Verifier | None) -> Admission:
     """Admit the request, or raise `Refusal`: the claims `TesseraMiddleware` found, else those
-    of the request's bearer token, must carry one of `roles` (any role when None)."""
+    of the request's credential, must carry one of `roles` (any role when None)."""
     claims = getattr(request, "tessera_claims", None)
     if claims is None:
-        claims = yield bearer_token(request.headers.get("Authorization"))
+        verifier = verifier or get_verifier()
+        claims = yield verifier, request_credential(request, verifier)
         request.tessera_claims = claims
     check_role(claims, roles)
 
 
 def _admit(request: HttpRequest, roles: Roles, verifier: Verifier | None) -> None:
-    admission = _admission(request, roles)
-    token = next(admission, None)  # None: decided without verifying anything
-    if token is not None:
-        with _refusing_invalid():
-            claims = (verifier or get_verifier()).verify(token)
+    admission = _admission(request, roles, verifier)
+    step = next(admission, None)  # None: decided without verifying anything
+    if step is not None:
+        chosen, given = step
+        claims = claims_for(chosen, given, *target(request, chosen, given))
         with suppress(StopIteration):  # the admission ends here: admitted, or Refusal
             admission.send(claims)
 
 
 async def _aadmit(request: HttpRequest, roles: Roles, verifier: Verifier | None) -> None:
-    admission = _admission(request, roles)
-    token = next(admission, None)  # see _admit
-    if token is not None:
-        with _refusing_invalid():
-            claims = await (verifier or get_verifier()).averify(token)
+    admission = _admission(request, roles, verifier)
+    step = next(admission, None)  # see _admit
+    if step is not None:
+        chosen, given = step
+        claims = await aclaims_for(chosen, given, *target(request, chosen, given))
         with suppress(StopIteration):  # the admission ends here: admitted, or Refusal
             admission.send(claims)
 

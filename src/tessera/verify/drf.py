@@ -16,10 +16,11 @@ and put `TesseraAuthentication` first, so its challenge is the one sent:
             return Response({"user": request.user.username, "role": request.auth.role})
 
 `request.user` is a `TesseraUser`, `request.auth` the `AccessClaims`. A bad token is answered
-401 `invalid_token`, a missing one 401 (by `HasRole`), a wrong role 403 `insufficient_scope`:
-the contract's JSON body and the RFC 6750 `WWW-Authenticate` challenge, with DRF's own
-exception handler. `exception_handler` also gives DRF's own 401s (`IsAuthenticated`, …) the
-contract's body. Other `Authorization` schemes are left to other authentication classes.
+401 `invalid_token` (a bad DPoP proof `invalid_dpop_proof`), a missing one 401 (by `HasRole`),
+a wrong role 403 `insufficient_scope`: the contract's JSON body and the RFC 6750 / RFC 9449
+`WWW-Authenticate` challenge, with DRF's own exception handler. `exception_handler` also gives
+DRF's own 401s (`IsAuthenticated`, …) the contract's body. Schemes other than Bearer and DPoP
+are left to other authentication classes.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from tessera.tokens import AccessClaims
-from tessera.verify.django import bearer_claims, get_verifier, has_bearer
+from tessera.verify.credentials import credential_of
+from tessera.verify.django import get_verifier, has_credential, request_claims
 from tessera.verify.refusal import (
     Refusal,
-    bearer_token,
-    challenge,
     check_role,
     invalid_token,
     missing_token,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["HasRole", "TesseraAuthentication", "TesseraUser", "exception_handler"]
 
 _REFUSAL_ATTR = "_tessera_refusal"  # the 401 a request was refused with, for its challenge
+_VERIFIER_ATTR = "_tessera_verifier"  # the verifier that looked at the request
 
 
 class TesseraUser:
@@ -96,27 +98,30 @@ class TesseraUser:
 
 
 class TesseraAuthentication:
-    """DRF authentication by bearer access token: `(TesseraUser, AccessClaims)`, None for a
-    request without a bearer token, `AuthenticationFailed` (401 `invalid_token`) for a bad one.
-    Set `verifier` on a subclass to use another than `settings.TESSERA_VERIFIER`."""
+    """DRF authentication by bearer or DPoP access token: `(TesseraUser, AccessClaims)`, None
+    for a request without one, `AuthenticationFailed` (401 `invalid_token`, or
+    `invalid_dpop_proof`) for a bad one. Set `verifier` on a subclass to use another than
+    `settings.TESSERA_VERIFIER`."""
 
     verifier: Verifier | None = None
 
     def authenticate(self, request: Any) -> tuple[TesseraUser, AccessClaims] | None:
-        authorization = request.headers.get("Authorization")
-        if not has_bearer(authorization):
+        if self.verifier is not None:
+            setattr(request, _VERIFIER_ATTR, self.verifier)  # for the challenge, if refused
+        if not has_credential(request.headers.get("Authorization")):
             return None  # no credentials, or another scheme's: not ours to refuse
+        verifier = self.verifier or get_verifier()
         try:
-            claims = bearer_claims(authorization, self.verifier or get_verifier())
+            claims = request_claims(request, verifier)
         except Refusal as refusal:
             _raise_for_drf(request, refusal)
         return TesseraUser(claims), claims
 
     def authenticate_header(self, request: Any) -> str:
         refusal: Refusal | None = getattr(request, _REFUSAL_ATTR, None)
-        if refusal is not None:
-            return refusal.headers["WWW-Authenticate"]
-        return challenge()
+        if refusal is None:
+            refusal = missing_token(_algorithms(request, self.verifier))
+        return refusal.headers["WWW-Authenticate"]
 
 
 class _RolePermission(BasePermission):  # type: ignore[misc]  # DRF has no type hints
@@ -128,7 +133,7 @@ class _RolePermission(BasePermission):  # type: ignore[misc]  # DRF has no type 
         user = request.user
         if not isinstance(user, TesseraUser):
             try:  # no Authorization header, or another scheme's
-                bearer_token(request.headers.get("Authorization"))
+                credential_of(request.headers.get("Authorization"), (), _algorithms(request))
             except Refusal as refusal:
                 _raise_for_drf(request, refusal)
             # A bearer token, yet no TesseraUser: TesseraAuthentication is not configured, or
@@ -152,10 +157,28 @@ def HasRole(role: str | Collection[str] | None = None) -> type[Any]:
     return type(name, (_RolePermission,), {"roles": roles})
 
 
+def _algorithms(request: Any, verifier: Verifier | None = None) -> tuple[str, ...] | None:
+    """The DPoP algorithms of the verifier that looked at the request (or of the configured
+    one), for the challenge; None when there is none (no DPoP challenge then)."""
+    verifier = verifier or getattr(request, _VERIFIER_ATTR, None)
+    if verifier is None:
+        try:
+            verifier = get_verifier()
+        except ImproperlyConfigured:
+            return None
+    return verifier.proofs.algorithms
+
+
 def _raise_for_drf(request: Any, refusal: Refusal) -> NoReturn:
     """Raise `refusal` as the DRF exception that renders it: the contract's body as the detail,
     the challenge as the header (for a 401 DRF asks `authenticate_header`, which reads it
-    back from the request)."""
+    back from the request). Any other header (`DPoP-Nonce`) goes on the view's response
+    headers, which DRF puts on whatever response the view ends with."""
+    others = {k: v for k, v in refusal.headers.items() if k != "WWW-Authenticate"}
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    headers = getattr(view, "headers", None)
+    if others and isinstance(headers, dict):
+        headers.update(others)
     if refusal.status == 401:
         setattr(request, _REFUSAL_ATTR, refusal)
         raise AuthenticationFailed(detail=refusal.body, code=refusal.error)

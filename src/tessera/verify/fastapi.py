@@ -1,5 +1,6 @@
 """FastAPI: `Depends(require(verifier, role="admin"))` gives the verified claims or answers
-401/403 (RFC 6750 challenge, the contract's error body with Tessera's error handlers)."""
+401/403 (RFC 6750 / RFC 9449 challenge, the contract's error body with Tessera's error
+handlers). Bearer tokens, and DPoP-bound tokens with the DPoP scheme and a proof."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Awaitable, Callable, Collection
 from fastapi import Request
 from starlette.exceptions import HTTPException
 
-from tessera.tokens import AccessClaims, InvalidToken
-from tessera.verify.refusal import Refusal, bearer_token, check_role, refusal_for, roles_of
+from tessera.tokens import AccessClaims
+from tessera.verify.refusal import Refusal, check_role, roles_of
+from tessera.verify.starlette import verified
 from tessera.verify.verifier import Verifier
 
 
@@ -31,11 +33,7 @@ def require(
 
     async def dependency(request: Request) -> AccessClaims:
         try:
-            token = bearer_token(request.headers.get("authorization"))
-            try:
-                claims = await verifier.averify(token)
-            except InvalidToken as exc:
-                raise refusal_for(exc) from None
+            claims = await verified(verifier, request)
             return check_role(claims, roles)
         except Refusal as refusal:
             raise AuthHTTPError(

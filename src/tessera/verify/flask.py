@@ -9,9 +9,10 @@
         return {"user": g.tessera_claims.sub}
 
 The verified `AccessClaims` are `flask.g.tessera_claims`. A missing or bad token is answered
-401 `invalid_token`, a wrong role 403 `insufficient_scope`: the contract's JSON body and the
-RFC 6750 `WWW-Authenticate` challenge. `role` is one role or a collection of them (any of).
-Async views work too (Flask's `async` extra).
+401 `invalid_token` (a bad DPoP proof `invalid_dpop_proof`), a wrong role 403
+`insufficient_scope`: the contract's JSON body and the RFC 6750 / RFC 9449
+`WWW-Authenticate` challenge. `role` is one role or a collection of them (any of). Async
+views work too (Flask's `async` extra).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import ParamSpec, TypeVar
 
 from flask import Response, current_app, g, jsonify, request
 
-from tessera.tokens import AccessClaims, InvalidToken
-from tessera.verify.refusal import Refusal, bearer_token, check_role, refusal_for, roles_of
+from tessera.tokens import AccessClaims
+from tessera.verify.admission import claims_for, credential
+from tessera.verify.refusal import Refusal, check_role, roles_of
 from tessera.verify.verifier import Verifier
 
 __all__ = ["refusal_response", "require"]
@@ -55,12 +57,13 @@ def require(
 
 
 def _verified(verifier: Verifier, roles: frozenset[str] | None) -> AccessClaims:
-    token = bearer_token(request.headers.get("Authorization"))
-    try:
-        claims = verifier.verify(token)
-    except InvalidToken as exc:
-        raise refusal_for(exc) from None
-    return check_role(claims, roles)
+    given = credential(
+        verifier, request.headers.get("Authorization"), request.headers.getlist("DPoP")
+    )
+    url = ""
+    if given.dpop:
+        url = verifier.request_url(request.host_url, request.script_root + request.path)
+    return check_role(claims_for(verifier, given, request.method, url), roles)
 
 
 def refusal_response(refusal: Refusal) -> Response:

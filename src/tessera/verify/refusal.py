@@ -1,13 +1,16 @@
-"""Framework-neutral RFC 6750 answers, shared by every adapter (and the auth server itself):
-401 `invalid_token` with a `WWW-Authenticate` challenge, 403 `insufficient_scope`, and the
-contract's JSON error body."""
+"""Framework-neutral RFC 6750 and RFC 9449 answers, shared by every adapter (and the auth server
+itself): 401 `invalid_token` with a `WWW-Authenticate` challenge (`Bearer`, or `DPoP` when the
+token is a DPoP token or the DPoP scheme was used), 401 `invalid_dpop_proof` and
+`use_dpop_nonce` (with `DPoP-Nonce`), 403 `insufficient_scope`, and the contract's JSON error
+body."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from tessera.dpop import InvalidProof, UseNonce
 from tessera.tokens import AccessClaims, InvalidToken
 
 REALM = "tessera"
@@ -24,6 +27,20 @@ def challenge(error: str | None = None, description: str | None = None) -> str:
     return ", ".join(parts)
 
 
+def dpop_challenge(
+    algs: Sequence[str], error: str | None = None, description: str | None = None
+) -> str:
+    """A `WWW-Authenticate: DPoP …` value (RFC 9449 §7.1): the error, if any, and the proof
+    algorithms accepted."""
+    parts = []
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{_UNSAFE.sub("?", description)}"')
+    parts.append(f'algs="{" ".join(algs)}"')
+    return "DPoP " + ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class Refusal(Exception):
     """An HTTP refusal: status, the contract's JSON body, and headers."""
@@ -38,9 +55,13 @@ class Refusal(Exception):
         return {"error": self.error, "error_description": self.description}
 
 
-def missing_token() -> Refusal:
-    # RFC 6750 §3.1: no error code when the request carried no credentials at all.
-    return Refusal(401, "invalid_token", "missing bearer token", {"WWW-Authenticate": challenge()})
+def missing_token(algs: Sequence[str] | None = None) -> Refusal:
+    """No credentials at all: RFC 6750 §3.1's bare challenge, no error code; with `algs` (DPoP
+    accepted too) both challenges, in one header (RFC 9110 §11.6.1, RFC 9449 §7.2)."""
+    header = challenge()
+    if algs:
+        header += ", " + dpop_challenge(algs)
+    return Refusal(401, "invalid_token", "missing bearer token", {"WWW-Authenticate": header})
 
 
 def invalid_token(description: str) -> Refusal:
@@ -84,5 +105,22 @@ def check_role(claims: AccessClaims, roles: frozenset[str] | None) -> AccessClai
     return claims
 
 
-def refusal_for(exc: InvalidToken) -> Refusal:
+def refusal_for(
+    exc: InvalidToken | InvalidProof, algs: Sequence[str] | None = None, *, dpop: bool = False
+) -> Refusal:
+    """The answer to a refused token or proof. `dpop`: the token came with the DPoP scheme, or
+    is a DPoP token sent as Bearer — its `invalid_token` is then a DPoP challenge."""
+    if isinstance(exc, InvalidProof):
+        return proof_refusal(exc, algs or ())
+    if dpop and algs:
+        header = dpop_challenge(algs, "invalid_token", exc.description)
+        return Refusal(401, "invalid_token", exc.description, {"WWW-Authenticate": header})
     return invalid_token(exc.description)
+
+
+def proof_refusal(exc: InvalidProof, algs: Sequence[str]) -> Refusal:
+    """401 `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce to use in `DPoP-Nonce`."""
+    headers = {"WWW-Authenticate": dpop_challenge(algs, exc.error, exc.description)}
+    if isinstance(exc, UseNonce):
+        headers["DPoP-Nonce"] = exc.nonce
+    return Refusal(401, exc.error, exc.description, headers)

@@ -5,7 +5,8 @@
 
 `request.user` is a `TesseraUser` (or unauthenticated when no token was sent); its scopes are
 "authenticated" and the token's role, so Starlette's `@requires("admin")` works. A bad token
-is answered 401 with the RFC 6750 challenge and the contract's error body.
+(or DPoP proof) is answered 401 with the RFC 6750 / RFC 9449 challenge and the contract's
+error body.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
-from tessera.tokens import AccessClaims, InvalidToken
-from tessera.verify.refusal import Refusal, bearer_token, refusal_for
+from tessera.tokens import AccessClaims
+from tessera.verify.admission import aclaims_for, credential
+from tessera.verify.refusal import Refusal
 from tessera.verify.verifier import Verifier
 
 
@@ -52,13 +54,10 @@ class TesseraBackend(AuthenticationBackend):
         self.verifier = verifier
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        header = conn.headers.get("authorization")
-        if header is None:
+        if conn.headers.get("authorization") is None:
             return None
         try:
-            claims = await self.verifier.averify(bearer_token(header))
-        except InvalidToken as exc:
-            raise _Refused(refusal_for(exc)) from None
+            claims = await verified(self.verifier, conn)
         except Refusal as refusal:
             raise _Refused(refusal) from None
         return AuthCredentials(["authenticated", claims.role]), TesseraUser(claims)
@@ -71,3 +70,15 @@ class TesseraBackend(AuthenticationBackend):
         return JSONResponse(
             {"error": "invalid_token", "error_description": str(exc)}, status_code=401
         )
+
+
+async def verified(verifier: Verifier, request: HTTPConnection) -> AccessClaims:
+    """The claims of the request's credential, or a `Refusal` (FastAPI and Starlette)."""
+    given = credential(verifier, request.headers.get("authorization"), request_proofs(request))
+    url = verifier.request_url(str(request.url), request.url.path) if given.dpop else ""
+    method = request.scope.get("method", "GET")
+    return await aclaims_for(verifier, given, method, url)
+
+
+def request_proofs(request: HTTPConnection) -> list[str]:
+    return request.headers.getlist("dpop")

@@ -4,6 +4,10 @@ The same `AccessTokenPolicy` as the server (one implementation of the token rule
 a JWKS held in memory, and a bounded cache of tokens already verified: keyed by the exact token
 string, an entry lives until the token's `exp` — never longer — and is dropped when its key
 leaves the JWKS. A repeated token then costs a dictionary lookup.
+
+DPoP (RFC 9449): a token bound to a key (`cnf.jkt`) is accepted only by `verify_dpop`, with a
+proof by that key for this request, checked on every call (a cache hit included); `verify`
+refuses it, as a resource server must refuse a bound token sent as Bearer.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ import anyio.to_thread
 import httpx
 
 from tessera.clock import Clock, SystemClock
+from tessera.dpop import ProofChecker, normalize_htu
 from tessera.remote import redact_url
 from tessera.revocations.feed import RevocationFeed
 from tessera.tokens import AccessClaims, AccessTokenPolicy, InvalidToken
-from tessera.tokens.access import ACCESS_TOKEN_TYPES, TESSERA_CLAIMS
+from tessera.tokens.access import ACCESS_TOKEN_TYPES, MAX_CLAIM_LENGTH, TESSERA_CLAIMS
 from tessera.tokens.strict_json import StrictJSONError, b64url_decode, loads_object
+from tessera.verify.binding import check_binding
+from tessera.verify.credentials import BEARER, DPOP, Credential, request_url
 from tessera.verify.jwks import JWKSCache
 
 DEFAULT_CACHE_SIZE = 10_000
@@ -32,12 +39,25 @@ class Verifier:
     `expired`, `not_yet_valid`, `bad_signature`, `malformed`, `wrong_audience`, …).
 
     For another issuer's tokens pass `required_claims=RFC9068_CLAIMS` (no `role`/`sid`/`nbf`
-    needed) and, if it does not type its tokens `at+jwt`, `token_types=("at+jwt", "jwt")`.
+    needed) and, if it does not type its tokens `at+jwt`, `token_types=("at+jwt", "jwt")`;
+    if its claims hold strings longer than 256 characters (a long `scope`),
+    `max_claim_length=None` (or a larger bound).
+
+    Tessera's own policy applies here as on the auth server — strings in the claims of at most
+    `max_claim_length`, no unpaired surrogate escapes, `exp - iat` and the age of `iat` at
+    most `max_lifetime` — except that the server bounds lifetimes by its own access-token TTL
+    plus leeway, which a verifier does not know: pass it as `max_lifetime` to be as strict.
 
     With `revocations=` (the auth server's `…/auth/revocations` URL, or a `RevocationFeed`),
     a background thread follows the sessions the server revokes, and their tokens are refused
     (`reason="revoked"`) within moments instead of at their `exp` — cache hits included, at
-    the cost of one dictionary lookup."""
+    the cost of one dictionary lookup.
+
+    `proofs`: how DPoP proofs are checked (default: `ProofChecker()`, every asymmetric
+    algorithm, its own replay cache, and no server nonces — a service has no secret to make
+    them with unless given one: `ProofChecker(nonces=Nonces(secret))`). `public_url`: the
+    scheme and host (and any path prefix a proxy strips) clients reach this service at, for
+    the URL a proof must name; default: the request's own, as the framework sees it."""
 
     def __init__(
         self,
@@ -48,6 +68,7 @@ class Verifier:
         leeway: float = 10.0,
         max_lifetime: float = 86400.0,
         max_bytes: int = 8192,
+        max_claim_length: int | None = MAX_CLAIM_LENGTH,
         cache_size: int = DEFAULT_CACHE_SIZE,
         required_claims: frozenset[str] = TESSERA_CLAIMS,
         token_types: tuple[str, ...] = ACCESS_TOKEN_TYPES,
@@ -55,6 +76,8 @@ class Verifier:
         jwks: JWKSCache | None = None,
         revocations: RevocationFeed | str | None = None,
         transport: httpx.BaseTransport | None = None,
+        proofs: ProofChecker | None = None,
+        public_url: str | None = None,
     ) -> None:
         if not 0 <= leeway <= 30:
             raise ValueError("leeway must be between 0 and 30 seconds (RFC 8725: keep it small)")
@@ -65,6 +88,7 @@ class Verifier:
             leeway=leeway,
             max_lifetime=max_lifetime,
             max_bytes=max_bytes,
+            max_claim_length=max_claim_length,
             required=frozenset(required_claims),
             token_types=tuple(t.lower() for t in token_types),
         )
@@ -83,6 +107,10 @@ class Verifier:
         self.revocations = revocations
         # Read on every verification: no follower, no set (and no cost).
         self._revoked = revocations.revoked.entries if revocations is not None else None
+        self.proofs = proofs if proofs is not None else ProofChecker()
+        if public_url is not None and normalize_htu(public_url) is None:
+            raise ValueError("public_url must be an absolute http(s) URL")
+        self.public_url = public_url.rstrip("/") if public_url else None
 
     @classmethod
     def from_jwks(
@@ -100,17 +128,75 @@ class Verifier:
     # verification ----------------------------------------------------------------------------
 
     def verify(self, token: str) -> AccessClaims:
-        """Claims of a valid token, or `InvalidToken`. May fetch the JWKS (blocking, for at most
-        its timeout) when the token names an unknown key, or when the key set is stale and no
+        """Claims of a valid token sent as Bearer, or `InvalidToken` (a token bound to a DPoP
+        key too: `verify_dpop` takes those). May fetch the JWKS (blocking, for at most its
+        timeout) when the token names an unknown key, or when the key set is stale and no
         other thread is fetching it; use `averify` in async code."""
         hit = self._cached(token)
         if hit is None:
             self.jwks.refresh_if_stale()
             hit = self._verify(token, refetch=True)
-        return self._unrevoked(hit)
+        claims = self._unrevoked(hit)
+        if "cnf" in claims.extra:  # bound to a key (the policy admits no other `cnf`)
+            self._bound(claims, Credential(BEARER, token))
+        return claims
 
     async def averify(self, token: str) -> AccessClaims:
         """`verify` for async code: any JWKS fetch runs in a worker thread."""
+        claims = await self._aclaims(token)
+        if "cnf" in claims.extra:
+            self._bound(claims, Credential(BEARER, token))
+        return claims
+
+    def verify_dpop(self, token: str, proof: str | None, *, method: str, url: str) -> AccessClaims:
+        """Claims of a valid DPoP-bound token sent with the DPoP scheme and `proof` (the `DPoP`
+        header) for a request of `method` to `url` (its query is ignored). Raises
+        `InvalidToken`, or `tessera.dpop.InvalidProof` / `UseNonce` for the proof."""
+        proofs = (proof,) if proof is not None else ()
+        return self.verify_credential(Credential(DPOP, token, proofs), method=method, url=url)
+
+    async def averify_dpop(
+        self, token: str, proof: str | None, *, method: str, url: str
+    ) -> AccessClaims:
+        """`verify_dpop` for async code."""
+        proofs = (proof,) if proof is not None else ()
+        credential = Credential(DPOP, token, proofs)
+        return await self.averify_credential(credential, method=method, url=url)
+
+    def verify_credential(
+        self, credential: Credential, *, method: str = "", url: str = ""
+    ) -> AccessClaims:
+        """`verify` or `verify_dpop`, by the credential's scheme (what the adapters call)."""
+        hit = self._cached(credential.token)
+        if hit is None:
+            self.jwks.refresh_if_stale()
+            hit = self._verify(credential.token, refetch=True)
+        claims = self._unrevoked(hit)
+        if credential.scheme is BEARER and "cnf" not in claims.extra:
+            return claims  # the common case: an unbound token sent as Bearer
+        return self._bound(claims, credential, method, url)
+
+    async def averify_credential(
+        self, credential: Credential, *, method: str = "", url: str = ""
+    ) -> AccessClaims:
+        """`verify_credential` for async code: any JWKS fetch runs in a worker thread."""
+        claims = await self._aclaims(credential.token)
+        if credential.scheme is BEARER and "cnf" not in claims.extra:
+            return claims
+        return self._bound(claims, credential, method, url)
+
+    def request_url(self, url: str, path: str) -> str:
+        """The URL a proof must name for a request the framework sees as `url`, with the
+        decoded `path` (mount prefix included): under `public_url` when set."""
+        return request_url(url, path, self.public_url)
+
+    def _bound(
+        self, claims: AccessClaims, credential: Credential, method: str = "", url: str = ""
+    ) -> AccessClaims:
+        now = self._clock.now()
+        return check_binding(claims, credential, self.proofs, method=method, url=url, now=now)
+
+    async def _aclaims(self, token: str) -> AccessClaims:
         hit = self._cached(token)
         if hit is not None:
             return self._unrevoked(hit)

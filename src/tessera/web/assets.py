@@ -2,8 +2,9 @@
 
 The decoder is one self-contained document — its script and style inlined and allowed by hash
 — so it works saved to disk and offline, and its CSP can say `connect-src 'none'`. Its script
-is a module whose `import … from "./inspect.js"` is replaced by inspect.js itself (also a
-module, which Node's tests import), so the page loads nothing else.
+is a module whose `import … from "./inspect.js"` is replaced by inspect.js itself, and
+inspect.js's own imports (`inspect-*.js`) by theirs (modules all, which Node's tests import),
+so the page loads nothing else.
 """
 
 from __future__ import annotations
@@ -34,14 +35,24 @@ def client_modules() -> frozenset[str]:
     return frozenset(entry.name for entry in folder.iterdir() if entry.name.endswith(".js"))
 
 
-_LOCAL_IMPORT = re.compile(r'^import \{[^}]*\} from "\./([a-z]+\.js)";\n', re.MULTILINE)
+_LOCAL_IMPORT = re.compile(r'^import \{[^}]*\} from "\./([a-z-]+\.js)";\n', re.MULTILINE)
 
 
 def inline_imports(source: str) -> str:
-    """A module script with each `import {…} from "./name.js"` replaced by that file's source:
-    the names it imports become declarations of the one script."""
-    inlined = _LOCAL_IMPORT.sub(lambda match: asset(match.group(1)).decode(), source)
-    if re.search(r"^\s*import\b", inlined, re.MULTILINE):
+    """A module script with each `import {…} from "./name.js"` replaced by that file's source,
+    its own imports inlined first and each file once: the names it imports become
+    declarations of the one script (so no two of these files may declare the same name)."""
+    seen: set[str] = set()
+
+    def inline(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in seen:
+            return ""
+        seen.add(name)
+        return _LOCAL_IMPORT.sub(inline, asset(name).decode())
+
+    inlined = _LOCAL_IMPORT.sub(inline, source)
+    if re.search(r"^\s*(?:import\b|export\s*(?:\*|\{[^}]*\})\s*from\b)", inlined, re.MULTILINE):
         raise ValueError("an import the decoder page could not load (its CSP allows none)")
     return inlined
 

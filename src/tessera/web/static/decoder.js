@@ -2,9 +2,10 @@
 // (connect-src 'none') makes sure nothing, the token least of all, can be sent anywhere. A
 // token comes in pasted by hand, or from the demo page that opened this one (postMessage).
 // What the page says about a token is inspect.js's examination, the rules of `tessera decode`;
-// the server inlines inspect.js in place of the import below (web/assets.py), so the page
-// stays one self-contained document.
+// the server inlines inspect.js (and the modules it imports) in place of the imports below
+// (web/assets.py), so the page stays one self-contained document.
 import { examine, lenientBytes, strip } from "./inspect.js";
+import { PROOF_WINDOW, thumbprint } from "./inspect-dpop.js";
 
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -14,9 +15,12 @@ import { examine, lenientBytes, strip } from "./inspect.js";
     not_yet_valid: ["notyet", "not yet valid"],
     no_expiry: ["noexp", "no expiry"],
     malformed: ["invalid", "malformed"],
+    fresh: ["valid", "fresh proof"],
+    stale: ["expired", "stale proof"],
   };
   const MEANING = { exp: "expires", nbf: "not before", iat: "issued" };
   let shown = null; // {parts, header} of a readable token on the page
+  let rendered = 0; // renders so far: a thumbprint computed for an earlier one is dropped
 
   const now = () => Date.now() / 1000;
 
@@ -29,17 +33,25 @@ import { examine, lenientBytes, strip } from "./inspect.js";
 
   /** "expires in …", "valid in …": the detail `tessera decode` prints beside its status. */
   function detail(report) {
-    const { exp, nbf } = report.times;
+    const { exp, nbf, iat } = report.times;
+    if (report.kind === "dpop_proof") {
+      if (!iat) return report.error ?? "";
+      return `${iat.relative}; ${report.status === "fresh" ? "within" : "outside"} the ${PROOF_WINDOW} s window`;
+    }
     if ((report.status === "valid" || report.status === "expired") && exp) return exp.relative;
     if (report.status === "not_yet_valid" && nbf) return nbf.relative;
     return report.status === "no_expiry" ? "never expires" : "";
   }
 
   function showStatus(report) {
-    const [kind, label] = BADGES[report.status];
+    const [kind, label] = report.proof?.privateKey ? ["invalid", "private key exposed"] : BADGES[report.status];
     $("badge").className = `badge ${kind}`;
     $("badge").textContent = label;
     $("relative").textContent = detail(report);
+    if (report.proof?.age != null) {
+      const where = report.proof.withinWindow ? "within" : "outside";
+      $("dpop-age").textContent = `${report.times.iat.relative}: ${where} the ${PROOF_WINDOW} s window`;
+    }
     const warnings = $("warnings");
     if (warnings.dataset.shown === JSON.stringify(report.warnings)) return; // keep a selection
     warnings.dataset.shown = JSON.stringify(report.warnings);
@@ -55,6 +67,7 @@ import { examine, lenientBytes, strip } from "./inspect.js";
     $("warnings").replaceChildren();
     delete $("warnings").dataset.shown;
     $("times").tBodies[0].replaceChildren();
+    showDpop(null);
     $("badge").className = "badge";
     $("badge").textContent = "—";
     if (!token) return;
@@ -81,7 +94,75 @@ import { examine, lenientBytes, strip } from "./inspect.js";
     if (report.error !== null) {
       $("decode-error").textContent = report.claims === null ? `Cannot decode: ${report.error}` : report.error;
     }
+    showDpop(report);
     showStatus(report);
+  }
+
+  // DPoP: a token's binding, or a proof's facts ---------------------------------------------
+
+  function row(name, value, id, loud = false) {
+    const line = document.createElement("tr");
+    const shownValue = cell(value, true);
+    if (id) shownValue.id = id;
+    if (loud) shownValue.className = "mono loud";
+    line.append(cell(name, false, "th"), shownValue);
+    return line;
+  }
+
+  /** A claim's value on one line: a string as it is, anything else as JSON. */
+  const claimText = (value, absent) => (value === null ? absent : typeof value === "string" ? value : JSON.stringify(value));
+
+  function proofRows(proof) {
+    const rows = Object.entries(proof.claims).map(([name, value]) => {
+      const absent = ["htm", "htu", "jti"].includes(name) ? "(missing)" : "(none)";
+      const note = name === "ath" && value !== null ? "  (SHA-256 of the access token it goes with)" : "";
+      return row(name, claimText(value, absent) + note, `dpop-${name}`);
+    });
+    rows.push(row("key", proof.key ?? "(no usable public key)", "dpop-key"));
+    rows.push(row("thumbprint", proof.canonical === null ? "(none)" : "computing…", "dpop-jkt"));
+    if (proof.privateKey) rows.push(row("private key", "EXPOSED: the jwk holds a private key", "dpop-private", true));
+    rows.push(row("age", "(no iat)", "dpop-age"));
+    return rows;
+  }
+
+  /** The key's RFC 7638 thumbprint, once WebCrypto has hashed it, unless the page moved on. */
+  function showThumbprint(canonical) {
+    const render = rendered;
+    const out = $("dpop-jkt");
+    if (!globalThis.crypto?.subtle) {
+      out.textContent = "needs WebCrypto: open this page over https or on localhost";
+      return;
+    }
+    thumbprint(canonical).then(
+      (jkt) => {
+        if (render === rendered) out.textContent = `${jkt} (RFC 7638)`;
+      },
+      (error) => {
+        if (render === rendered) out.textContent = `cannot compute: ${error.message}`;
+      },
+    );
+  }
+
+  function showDpop(report) {
+    rendered += 1;
+    const card = $("dpop-card");
+    const body = $("dpop").tBodies[0];
+    if (report?.boundTo) {
+      $("dpop-title").textContent = "Bound to a key (DPoP)";
+      $("dpop-note").textContent =
+        "Usable only with a DPoP proof for each request, signed by the key with this RFC 7638 thumbprint.";
+      body.replaceChildren(row("cnf.jkt", report.boundTo, "dpop-bound"));
+    } else if (report?.proof) {
+      $("dpop-title").textContent = "DPoP proof";
+      $("dpop-note").textContent = "One request's signature, not a token: judged by its iat against a short window, never by an exp.";
+      body.replaceChildren(...proofRows(report.proof));
+      if (report.proof.canonical !== null) showThumbprint(report.proof.canonical);
+    } else {
+      card.hidden = true;
+      body.replaceChildren();
+      return;
+    }
+    card.hidden = false;
   }
 
   function tick() {

@@ -7,101 +7,27 @@
 // integers past 2^53 approximately, and lists integer-like member names first. So inside a
 // quoted value, such numbers and member orders may be worded differently from Python's; and
 // exactly ±9007199254740993 reads as 2^53, a NumericDate, where Python refuses it.
+import { binding, examineProof, isProof } from "./inspect-dpop.js";
+import { own, pythonRepr, quote } from "./inspect-text.js";
+import { judgeTimes } from "./inspect-times.js";
 
 const MAX_TOKEN_CHARS = 65536;
 const MAX_DEPTH = 256; // lenient reading: deeper is refused, as a recursive parser would
 const MAX_INTEGER_DIGITS = 4300; // lenient reading: CPython's int conversion limit
 const STRICT_NESTING = 32; // strict reading (tessera.tokens.strict_json)
-const MAX_SHOWN = 200;
-const MAX_NUMERIC_DATE = 2 ** 53;
-const MAX_LIFETIME = 86400;
-const TIME_CLAIMS = ["exp", "nbf", "iat"];
 const KEY_HEADERS = ["jku", "x5u", "jwk", "x5c"];
 const ACCESS_TOKEN_TYPES = ["at+jwt", "application/at+jwt"];
 // Python's str.strip() removes exactly these (str.isspace).
 const SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const EDGE_SPACE = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "g");
 const ITEM = /"(?:[^"\\]|\\[\s\S])*"|[[{]|[\]}]|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/g;
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/; // only then can a parsed string hold a lone one
+const LONE_SURROGATE = /\p{Cs}/u; // with the u flag, a pair is one character, not Cs
 const UTF8 = () => new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-const own = (object, name) => (Object.hasOwn(object, name) ? object[name] : undefined);
 
 /** `text` without the white space Python's `str.strip()` removes. */
 export function strip(text) {
   return text.replace(EDGE_SPACE, "");
-}
-
-// wording ------------------------------------------------------------------------------------
-
-/** "4 m 12 s", "3 h", "2 d 1 h": the two largest units, the second only if not zero. */
-export function span(seconds) {
-  let rest = Math.floor(Math.abs(seconds) + 0.5);
-  const amounts = [];
-  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
-    const left = rest % size;
-    amounts.push([(rest - left) / size, unit]);
-    rest = left;
-  }
-  const first = amounts.findIndex(([value]) => value > 0);
-  if (first === -1) return "0 s";
-  const shown = [amounts[first]];
-  if (first + 1 < amounts.length && amounts[first + 1][0] > 0) shown.push(amounts[first + 1]);
-  return shown.map(([value, unit]) => `${value} ${unit}`).join(" ");
-}
-
-const shorten = (text) => (text.length <= MAX_SHOWN ? text : `${text.slice(0, MAX_SHOWN - 1)}…`);
-const NAMED = { '"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f" };
-const hex = (code, width) => code.toString(16).padStart(width, "0");
-
-/** A string as Python's `json.dumps(ensure_ascii=True)` writes it. */
-function jsonString(text) {
-  let out = '"';
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (Object.hasOwn(NAMED, text[i])) out += NAMED[text[i]];
-    else out += code < 0x20 || code > 0x7e ? `\\u${hex(code, 4)}` : text[i];
-  }
-  return `${out}"`;
-}
-
-/** A number as Python writes the int or float that JSON text most likely held. */
-function jsonNumber(value) {
-  if (Number.isSafeInteger(value)) return String(value);
-  if (!Number.isFinite(value)) return value > 0 ? "Infinity" : "-Infinity";
-  const [digits, exponent] = value.toExponential().split("e");
-  const power = Number(exponent);
-  if (power < -4 || power >= 16) {
-    return `${digits}e${power < 0 ? "-" : "+"}${String(Math.abs(power)).padStart(2, "0")}`;
-  }
-  return Number.isInteger(value) ? `${value}.0` : String(value);
-}
-
-function pythonJson(value) {
-  if (value === null || typeof value === "boolean") return String(value);
-  if (typeof value === "number") return jsonNumber(value);
-  if (typeof value === "string") return jsonString(value);
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  return `{${Object.entries(value).map(([k, v]) => `${jsonString(k)}: ${pythonJson(v)}`).join(", ")}}`;
-}
-
-/** An attacker-supplied value inside a message: JSON-quoted, ASCII, bounded. */
-export const quote = (value) => shorten(pythonJson(value === undefined ? null : value));
-
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
-
-/** A string as Python's `repr` writes it (strict JSON's messages use it). */
-function pythonRepr(text) {
-  const mark = text.includes("'") && !text.includes('"') ? '"' : "'";
-  let out = mark;
-  for (const char of text) {
-    const code = char.codePointAt(0);
-    if (char === mark || char === "\\") out += `\\${char}`;
-    else if (char === "\t" || char === "\n" || char === "\r") out += NAMED[char];
-    else if ((code >= 0x20 && code < 0x7f) || (code > 0x7f && !UNPRINTABLE.test(char))) out += char;
-    else if (code <= 0xff) out += `\\x${hex(code, 2)}`;
-    else out += code <= 0xffff ? `\\u${hex(code, 4)}` : `\\U${hex(code, 8)}`;
-  }
-  return out + mark;
 }
 
 // reading the segments -----------------------------------------------------------------------
@@ -208,7 +134,17 @@ function strictProblem(segment) {
     if (deepest > STRICT_NESTING) return "JSON nested too deeply";
   }
   const duplicate = firstDuplicate(text);
-  return duplicate === undefined ? null : `duplicate member ${pythonRepr(duplicate)}`;
+  if (duplicate !== undefined) return `duplicate member ${pythonRepr(duplicate)}`;
+  if (SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(JSON.parse(text))) return "unpaired surrogate escape";
+  return null;
+}
+
+/** Whether a parsed value holds a lone surrogate in any string, member names included. */
+function hasLoneSurrogate(value) {
+  if (typeof value === "string") return LONE_SURROGATE.test(value);
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  return Object.entries(value).some(([name, item]) => LONE_SURROGATE.test(name) || hasLoneSurrogate(item));
 }
 
 function strictWarnings(parts) {
@@ -224,74 +160,6 @@ function strictWarnings(parts) {
   } catch (error) {
     found.push(`the signature fails strict parsing (${error.message})`);
   }
-  return found;
-}
-
-// times --------------------------------------------------------------------------------------
-
-/** `value` if it is a NumericDate (a finite number of seconds, at most 2^53), else null. */
-function numericDate(value) {
-  const numeric = typeof value === "number" && Number.isFinite(value);
-  return numeric && Math.abs(value) <= MAX_NUMERIC_DATE ? value : null;
-}
-
-function roundHalfEven(x) {
-  const rounded = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
-}
-
-/** The moment `value` names, rounded to the microsecond as Python's datetime does, or null
- * outside years 1 to 9999. */
-function moment(value) {
-  let seconds = Math.trunc(value);
-  let micros = roundHalfEven((value - seconds) * 1e6);
-  if (micros >= 1e6) [seconds, micros] = [seconds + 1, micros - 1e6];
-  else if (micros < 0) [seconds, micros] = [seconds - 1, micros + 1e6];
-  const date = new Date(seconds * 1000 + Math.floor(micros / 1000));
-  const year = date.getUTCFullYear();
-  return year >= 1 && year <= 9999 ? date : null;
-}
-
-function relative(claim, value, at) {
-  const delta = value - at;
-  if (claim === "exp") return delta > 0 ? `expires in ${span(delta)}` : `expired ${span(delta)} ago`;
-  if (claim === "nbf") return delta > 0 ? `valid in ${span(delta)}` : `valid since ${span(delta)} ago`;
-  return delta > 0 ? `issued in ${span(delta)} (in the future)` : `issued ${span(delta)} ago`;
-}
-
-/** The time claims at `at`, with `leeway` seconds of clock skew allowed. */
-function judgeTimes(claims, at, leeway) {
-  const found = { claims: {}, lifetime: null, status: "malformed", warnings: [], error: null };
-  let bad = false;
-  for (const name of TIME_CLAIMS) {
-    if (!Object.hasOwn(claims, name)) continue;
-    const value = numericDate(claims[name]);
-    if (value === null) {
-      bad = true;
-      found.warnings.push(`${name} is ${quote(claims[name])}: not a NumericDate (seconds since 1970)`);
-      continue;
-    }
-    const date = moment(value);
-    const iso = date?.toISOString();
-    const utc = date === null ? null : Number.isInteger(value) ? iso.replace(/\.\d{3}Z$/, "Z") : iso;
-    found.claims[name] = { value, date, utc, relative: relative(name, value, at), fromNow: value - at };
-  }
-  const { exp, nbf, iat } = found.claims;
-  if (!Object.hasOwn(claims, "exp")) found.warnings.push("no exp: this token never expires");
-  if (exp && iat) {
-    found.lifetime = exp.value - iat.value;
-    if (found.lifetime > MAX_LIFETIME) found.warnings.push(`lifetime is ${span(found.lifetime)}: more than 24 h`);
-    else if (found.lifetime <= 0) found.warnings.push("exp is not after iat: the token was never valid");
-  }
-  if (nbf && nbf.value > at) found.warnings.push(`nbf is in the future (valid in ${span(nbf.value - at)})`);
-  if (iat && iat.value > at + leeway) {
-    found.warnings.push(`iat is ${span(iat.value - at)} in the future: the issuer's clock and this one disagree`);
-  }
-  if (bad) found.error = "a time claim is not a NumericDate";
-  else if (nbf && at + leeway < nbf.value) found.status = "not_yet_valid";
-  else if (!exp) found.status = "no_expiry";
-  else if (at >= exp.value + leeway) found.status = "expired";
-  else found.status = "valid";
   return found;
 }
 
@@ -339,14 +207,28 @@ function encrypted(report, headerSegment) {
   return `this is an encrypted JWE${described}: it cannot be read without its key`;
 }
 
+/** A DPoP proof: what request it is for, its key, its age (its signature is the key's in its
+ * own header). */
+function examineAsProof(report, parts, now, leeway) {
+  const { facts, headerFound, claimsFound, times } = examineProof(report.header, report.claims, now, leeway);
+  report.kind = "dpop_proof";
+  report.proof = facts;
+  report.warnings = [...headerFound, ...strictWarnings(parts), ...claimsFound, ...times.warnings];
+  Object.assign(report, { times: times.claims, status: times.status, error: times.error });
+  return report;
+}
+
 /**
  * Decode `token` and judge its times at `now` (seconds since the epoch). Returns
- * {header, claims, times: {exp|nbf|iat: {value, date, utc, relative, fromNow}}, lifetime,
- * status: "valid" | "expired" | "not_yet_valid" | "no_expiry" | "malformed", warnings, error}.
+ * {kind: "token" | "dpop_proof", header, claims, boundTo (a token's cnf.jkt), proof (a DPoP
+ * proof's facts: inspect-dpop.js), times: {exp|nbf|iat: {value, date, utc, relative, fromNow}},
+ * lifetime, status, warnings, error}. A token's status: "valid" | "expired" | "not_yet_valid" |
+ * "no_expiry" | "malformed"; a proof's, by its iat: "fresh" | "stale" | "not_yet_valid" |
+ * "malformed".
  */
 export function examine(token, { now, leeway = 0 }) {
-  const report = { header: null, claims: null, times: {}, lifetime: null };
-  Object.assign(report, { status: "malformed", warnings: [], error: null });
+  const report = { kind: "token", header: null, claims: null, boundTo: null, proof: null };
+  Object.assign(report, { times: {}, lifetime: null, status: "malformed", warnings: [], error: null });
   const text = strip(token);
   report.error = unreadable(text);
   if (report.error !== null) return report;
@@ -366,9 +248,11 @@ export function examine(token, { now, leeway = 0 }) {
     report.error = error.message;
     return report;
   }
+  if (isProof(report.header)) return examineAsProof(report, parts, now, leeway);
   const times = judgeTimes(report.claims, now, leeway);
-  report.warnings = [...headerWarnings(report.header), ...strictWarnings(parts), ...times.warnings];
-  Object.assign(report, { times: times.claims, lifetime: times.lifetime });
+  const [boundTo, bindingFound] = binding(report.claims);
+  report.warnings = [...headerWarnings(report.header), ...strictWarnings(parts), ...times.warnings, ...bindingFound];
+  Object.assign(report, { times: times.claims, lifetime: times.lifetime, boundTo });
   Object.assign(report, { status: times.status, error: times.error });
   return report;
 }
