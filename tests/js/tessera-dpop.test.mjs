@@ -222,9 +222,11 @@ test("without a key (a copied cookie, another browser) the refresh is refused an
 });
 
 test("logout forgets the key; DPoP off, or a server without it, keeps none and sends Bearer", async () => {
-  const { keys, auth } = setup();
+  const { server, keys, auth } = setup();
   await auth.login("alice", "pw");
+  const jkt = server.jkt;
   await auth.logout();
+  assert.equal(server.requests.at(-1).proof.jkt, jkt); // the logout is proven too
   assert.equal(await keys.load("/auth"), undefined);
 
   for (const { server: serverOptions, ...extra } of [{ dpop: false }, { server: { dpop: false } }]) {

@@ -52,7 +52,7 @@ const WAKE_EVENTS = ["visibilitychange", "pageshow", "online", "focus"];
  */
 export function createAuth(options = {}) {
   const config = configure(options);
-  const { baseUrl, credentials, lockTimeoutMs, refreshTimeoutMs, doFetch, now, timers } = config;
+  const { baseUrl, lockTimeoutMs, refreshTimeoutMs, doFetch, now, timers } = config;
   const { locks, channel, hasDocument, storage, marker, proactive, prover } = config;
   const { trusted, post, send } = createRequests(config, options.pageUrl);
   const lockName = `tessera-refresh:${baseUrl}`;
@@ -343,14 +343,10 @@ export function createAuth(options = {}) {
       return second;
     },
 
-    /** End the session on the server and in every tab. */
+    /** End the session on the server and in every tab (proven by the key, as a refresh is). */
     async logout() {
       try {
-        await doFetch(`${baseUrl}/logout`, {
-          method: "POST",
-          credentials,
-          headers: { "X-Tessera-CSRF": "1" },
-        });
+        await post("/logout", { headers: { "X-Tessera-CSRF": "1" } }, (await prover?.keyFor(null)) ?? null);
       } finally {
         end("logout", true);
         await prover?.forget(); // the session's key has no use any more
