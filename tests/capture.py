@@ -1,8 +1,9 @@
 """A plain HTTP server on another port that records every request it gets: the third party a
 client must never hand the access token to.
 
-It answers CORS preflights for any origin and exposes `WWW-Authenticate`, so a browser would
-send it the token (and read its 401s) if the client let it: a test that finds no token there
+It answers CORS preflights for any origin (the `DPoP` header allowed) and exposes
+`WWW-Authenticate` and `DPoP-Nonce`, so a browser would send it the token and its proof (and
+read its 401s) if the client let it: a test that finds no token there
 has shown the client withheld it, not that the browser refused. Paths under `/401` answer 401
 `invalid_token`, as an API would to a token it does not accept; `/redirect?to=URL` answers 302
 to URL.
@@ -68,9 +69,10 @@ def _handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Location", target)
             if origin := self.headers.get("origin"):
                 self.send_header("Access-Control-Allow-Origin", origin)
-                self.send_header("Access-Control-Allow-Headers", "authorization, content-type")
+                allowed = "authorization, content-type, dpop"
+                self.send_header("Access-Control-Allow-Headers", allowed)
                 self.send_header("Access-Control-Allow-Methods", "GET, POST")
-                self.send_header("Access-Control-Expose-Headers", "www-authenticate")
+                self.send_header("Access-Control-Expose-Headers", "www-authenticate, dpop-nonce")
             if rejected:
                 self.send_header("WWW-Authenticate", 'Bearer error="invalid_token"')
             self.send_header("Content-Type", "application/json")

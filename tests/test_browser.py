@@ -95,6 +95,17 @@ def live(tmp_path: Path, browser: Browser) -> Iterator[Live]:
     yield from live_in(browser, service, clock)
 
 
+@pytest.fixture
+def live_unbound(tmp_path: Path, browser: Browser) -> Iterator[Live]:
+    """`live` on a server with DPoP off: sessions bound to no key, as for a client without
+    WebCrypto (test_browser_dpop.py has the bound ones)."""
+    data_dir = tmp_path / "server"
+    add_user(data_dir, "alice")
+    clock = ManualClock()
+    settings = make_settings(data_dir, access_ttl=TTL, leeway=LEEWAY, dpop="off")
+    yield from live_in(browser, Tessera(settings, clock=clock), clock)
+
+
 def live_in(
     browser: Browser, service: Tessera, clock: ManualClock, app: ASGIApp | None = None
 ) -> Iterator[Live]:
@@ -191,10 +202,12 @@ def test_server_side_revoke_logs_out_without_looping(live: Live) -> None:
     assert live.refreshes("invalid") == 1
 
 
-def test_reuse_detection_refuses_the_other_tabs_api_call_at_once(live: Live) -> None:
-    """A thief copied the refresh cookie. The browser rotates on; the thief's later replay
-    is reuse, which revokes the session — and the other tab's next API call, with an access
-    token that has not expired, is refused right away: no waiting for its `exp`."""
+def test_reuse_detection_refuses_the_other_tabs_api_call_at_once(live_unbound: Live) -> None:
+    """A thief copied the refresh cookie of a session bound to no key. The browser rotates
+    on; the thief's later replay is reuse, which revokes the session — and the other tab's
+    next API call, with an access token that has not expired, is refused right away: no
+    waiting for its `exp`. (A bound session refuses the thief instead, and lives on.)"""
+    live = live_unbound
     first = live.open()
     sign_in(first)
     stolen = next(c["value"] for c in live.context.cookies() if c["name"] == "tessera_refresh")
@@ -490,13 +503,20 @@ def test_fetch_sends_the_token_only_to_its_own_and_listed_origins(live_app: Live
         assert page.evaluate(status, "/api/me") == 200
         assert live.refreshes() == before + 1
     preflight = "access-control-request-headers"
-    seen = [(s.method, s.path, s.authorization, s.headers.get(preflight)) for s in third_party.seen]
+    seen = [
+        (s.method, s.path, s.authorization, "dpop" in s.headers, s.headers.get(preflight))
+        for s in third_party.seen
+    ]
+    asks = "authorization,dpop"  # the browser asks first, then sends the token and its proof
     assert seen == [
-        ("OPTIONS", "/listed", None, "authorization"),  # the browser asks first, then sends it
-        ("GET", "/listed", f"Bearer {token}", None),
-        ("GET", "/other", None, None),
-        ("OPTIONS", f"/redirect?to={other}/401/moved", None, "authorization"),
-        ("GET", f"/redirect?to={other}/401/moved", f"Bearer {token}", None),
-        ("GET", "/401/moved", None, None),  # once; Chromium drops the header on the way
-        ("GET", "/401/other", None, None),
+        ("OPTIONS", "/listed", None, False, asks),
+        ("GET", "/listed", f"DPoP {token}", True, None),
+        ("GET", "/other", None, False, None),
+        ("OPTIONS", f"/redirect?to={other}/401/moved", None, False, asks),
+        ("GET", f"/redirect?to={other}/401/moved", f"DPoP {token}", True, None),
+        # Once; Chromium drops the token on the way, not the proof: the API chose to redirect,
+        # and a proof is useless without its token (and names the listed URL, not this one).
+        ("OPTIONS", "/401/moved", None, False, "dpop"),
+        ("GET", "/401/moved", None, True, None),
+        ("GET", "/401/other", None, False, None),
     ]

@@ -86,10 +86,22 @@ test("a token response's expiry is anchored at receipt; the lead is min(60 s, a 
   const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
   const jwt = `${b64({ alg: "RS256" })}.${b64({ iat: 1000, exp: 1090 })}.sig`;
   const { session, skewMs } = State.sessionOf({ access_token: jwt, expires_in: 50, session_id: "s" }, 5_000_000);
-  assert.deepEqual(session, { token: jwt, localExp: 5_090_000, lifetime: 90_000, sessionId: "s" });
+  const bearer = { scheme: "Bearer", jkt: null };
+  assert.deepEqual(session, { token: jwt, localExp: 5_090_000, lifetime: 90_000, sessionId: "s", ...bearer });
   assert.equal(skewMs, 1_000_000 - 5_000_000);
   assert.equal(State.leadMs(session), 30_000);
   assert.equal(State.leadMs({ ...session, lifetime: 3_600_000 }), 60_000);
   const opaque = State.sessionOf({ access_token: "opaque", expires_in: 50 }, 0);
-  assert.deepEqual(opaque, { session: { token: "opaque", localExp: 50_000, lifetime: 50_000, sessionId: null }, skewMs: null });
+  const expected = { token: "opaque", localExp: 50_000, lifetime: 50_000, sessionId: null, ...bearer };
+  assert.deepEqual(opaque, { session: expected, skewMs: null });
+});
+
+test("a DPoP token response: sent as DPoP, by the key its cnf.jkt names", () => {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const jwt = `${b64({ alg: "ES256" })}.${b64({ iat: 1000, exp: 1090, cnf: { jkt: "k1" } })}.sig`;
+  const { session } = State.sessionOf({ access_token: jwt, token_type: "DPoP" }, 0);
+  assert.equal(session.scheme, "DPoP");
+  assert.equal(session.jkt, "k1");
+  const opaque = State.sessionOf({ access_token: "opaque", token_type: "DPoP", expires_in: 5 }, 0).session;
+  assert.deepEqual([opaque.scheme, opaque.jkt], ["DPoP", null]); // bound, its key unknown: the stored one
 });

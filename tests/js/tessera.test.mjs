@@ -3,44 +3,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { createAuth, TransientError } from "../../src/tessera/web/static/tessera.js";
+import { browserTabs, fakeTime, token, TTL } from "./fakes.mjs";
 
-const TTL = 600; // seconds
 const PAGE = "https://app.example.com/orders/"; // the page the client runs in
-
-/** A JWT-shaped token whose claims say iat/exp (unsigned: the client never verifies). */
-function token(iat, ttl = TTL, n = 0) {
-  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
-  return `${b64({ alg: "RS256", typ: "at+jwt" })}.${b64({ iat, exp: iat + ttl, n })}.sig`;
-}
-
-/** Manual clock and timers: time moves only when the test says so. */
-function fakeTime(start = 1_800_000_000_000) {
-  let now = start;
-  let id = 0;
-  const pending = new Map();
-  return {
-    now: () => now,
-    timers: {
-      setTimeout(fn, ms) {
-        pending.set(++id, { at: now + ms, fn });
-        return id;
-      },
-      clearTimeout(handle) {
-        pending.delete(handle);
-      },
-    },
-    async advance(ms) {
-      now += ms;
-      for (const [handle, t] of [...pending]) {
-        if (t.at <= now) {
-          pending.delete(handle);
-          t.fn();
-        }
-      }
-      await new Promise((r) => setImmediate(r));
-    },
-  };
-}
 
 /** A fake auth server + API: counts refreshes, rotates tokens, checks the bearer token. */
 function fakeServer(time) {
@@ -211,41 +176,10 @@ test("if the token changed while a request was in flight, retry without refreshi
   assert.equal(server.refreshes, 0);
 });
 
-/**
- * Two tabs of one browser: a Web Locks stand-in (one holder at a time, FIFO), a shared
- * storage, and BroadcastChannel ports that deliver to each other at once or, with
- * `link.delayMs`, after that much fake time.
- */
+/** Two tabs of one browser (see `browserTabs`), each a client of `server`. */
 function twoTabs(time, server) {
-  let queue = Promise.resolve();
-  const locks = {
-    request(_name, _opts, fn) {
-      const run = queue.then(() => fn());
-      queue = run.catch(() => {});
-      return run;
-    },
-  };
-  const link = { delayMs: 0 };
-  const ports = [];
-  const channel = () => {
-    const port = {
-      onmessage: null,
-      postMessage(data) {
-        for (const other of ports) {
-          if (other === port) continue;
-          const deliver = () => other.onmessage?.({ data });
-          if (link.delayMs) time.timers.setTimeout(deliver, link.delayMs);
-          else queueMicrotask(deliver);
-        }
-      },
-      close() {},
-    };
-    ports.push(port);
-    return port;
-  };
-  const store = new Map();
-  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
-  const options = { fetch: server.fetch, now: time.now, timers: time.timers, locks, storage, pageUrl: PAGE };
+  const { link, shared, channel } = browserTabs(time);
+  const options = { fetch: server.fetch, now: time.now, timers: time.timers, ...shared, pageUrl: PAGE };
   return { link, tabs: [createAuth({ ...options, channel: channel() }), createAuth({ ...options, channel: channel() })] };
 }
 

@@ -15,17 +15,24 @@
  * The token goes only to the page's own origin and the origins listed in `apiOrigins`, each
  * matched exactly (scheme, host, port); any other request is sent untouched.
  *
+ * DPoP (RFC 9449) by default where WebCrypto and IndexedDB exist: a login makes a
+ * non-extractable P-256 key, kept in IndexedDB for every tab, and binds the session to it;
+ * login, refresh and each request carry a proof by it, so a copied cookie or token is
+ * useless elsewhere.
+ *
  * Its parts are modules beside it, under `tessera/` (served at `{prefix}/tessera/NAME`): the
  * state, one frozen snapshot, and its transitions (`state.js`); the cross-tab messages and
- * lock (`tabs.js`); the options, trusted origins, HTTP helpers and errors.
+ * lock (`tabs.js`); how requests go out (`requests.js`); DPoP proofs (`dpop.js`), the key's
+ * storage (`keys.js`) and nonces (`prover.js`); the options, trusted origins, HTTP helpers
+ * and errors.
  *
  * @module tessera
  */
 
 import { LoginError, TransientError } from "./tessera/errors.js";
-import { rejectsToken, replayable, retryAfterMs, sendWithToken, urlOf } from "./tessera/http.js";
+import { rejectsToken, replayable, retryAfterMs, urlOf } from "./tessera/http.js";
 import { configure } from "./tessera/options.js";
-import { parseUrl } from "./tessera/origins.js";
+import { createRequests } from "./tessera/requests.js";
 import * as State from "./tessera/state.js";
 import { exclusive, logoutMessage, readMessage, tokenMessage } from "./tessera/tabs.js";
 
@@ -45,8 +52,10 @@ const WAKE_EVENTS = ["visibilitychange", "pageshow", "online", "focus"];
  */
 export function createAuth(options = {}) {
   const config = configure(options);
-  const { baseUrl, credentials, lockTimeoutMs, refreshTimeoutMs, doFetch, now, timers } = config;
-  const { locks, channel, hasDocument, storage, marker, proactive, origins } = config;
+  const { baseUrl, lockTimeoutMs, refreshTimeoutMs, doFetch, now, timers } = config;
+  const { locks, channel, hasDocument, storage, marker, proactive, prover } = config;
+  const { trusted, post, send } = createRequests(config, options.pageUrl);
+  const lockName = `tessera-refresh:${baseUrl}`;
 
   /** Everything a request reads, one frozen snapshot: replaced whole by `swap`, never edited. */
   let state = State.INITIAL;
@@ -142,7 +151,7 @@ export function createAuth(options = {}) {
 
   async function refreshOnce() {
     const start = state;
-    await exclusive(locks, `tessera-refresh:${baseUrl}`, timers, lockTimeoutMs, async () => {
+    await exclusive(locks, lockName, timers, lockTimeoutMs, async () => {
       // Another tab may have refreshed before us — while we waited for the lock, or just
       // before our timer fired: the marker holds the expiry of the newest token a refresh
       // installed, and when that is later than ours, its token is on its way on the channel.
@@ -156,12 +165,9 @@ export function createAuth(options = {}) {
       const abort = timers.setTimeout(() => controller.abort(), refreshTimeoutMs);
       let response;
       try {
-        response = await doFetch(`${baseUrl}/refresh`, {
-          method: "POST",
-          credentials,
-          headers: { "X-Tessera-CSRF": "1" },
-          signal: controller.signal,
-        });
+        // The stored key, read afresh: the cookie may be another tab's newer login's.
+        const key = (await prover?.keyFor(null)) ?? null;
+        response = await post("/refresh", { headers: { "X-Tessera-CSRF": "1" }, signal: controller.signal }, key);
       } catch (error) {
         throw new TransientError(`refresh failed: ${error?.message ?? error}`);
       } finally {
@@ -270,37 +276,27 @@ export function createAuth(options = {}) {
     }
   }
 
-  /**
-   * May a request to `input` carry the token? Only to the page's origin or a listed one.
-   * Relative URLs resolve as fetch resolves them, against the document's base URL as it is
-   * now (a `<base>` may come and go).
-   * @param {RequestInfo | URL | string} input
-   */
-  function trusted(input) {
-    const base = options.pageUrl ?? globalThis.document?.baseURI ?? globalThis.location?.href;
-    const url = parseUrl(urlOf(input), base);
-    return url !== null && origins.has(url.origin); // unresolvable: fetch will say why
-  }
-
   return {
     /**
-     * Log in; the refresh token arrives as an HttpOnly cookie.
+     * Log in; the refresh token arrives as an HttpOnly cookie. With DPoP, a new key is made
+     * and the session bound to it. Under the refresh lock, so that no tab refreshes the new
+     * session's cookie before the new key is stored for every tab.
      * @param {string} username @param {string} password
      */
     async login(username, password) {
-      const response = await doFetch(`${baseUrl}/login`, {
-        method: "POST",
-        credentials,
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ username, password, transport: "cookie" }),
+      await exclusive(locks, lockName, timers, lockTimeoutMs, async () => {
+        const key = (await prover?.fresh().catch(() => null)) ?? null; // none: Bearer, as before
+        const body = JSON.stringify({ username, password, transport: "cookie" });
+        const response = await post("/login", { headers: { "Content-Type": "application/json" }, body }, key);
+        const answer = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          throw new LoginError(answer.error ?? "error", answer.error_description ?? "", response.status);
+        }
+        if (key) await (answer.token_type === "DPoP" ? prover?.adopt(key) : prover?.forget());
+        installResponse(answer, State.loggedIn);
+        share();
       });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        throw new LoginError(body.error ?? "error", body.error_description ?? "", response.status);
-      }
-      installResponse(body, State.loggedIn);
-      share();
-      emit("login", { sessionId: state.session?.sessionId });
+      emit("login", { sessionId: state.session?.sessionId, scheme: state.session?.scheme });
     },
 
     /**
@@ -332,7 +328,7 @@ export function createAuth(options = {}) {
       await ensureFresh();
       const sent = state;
       const canReplay = replayable(input, init);
-      const first = await sendWithToken(doFetch, input, init, sent.session?.token ?? null);
+      const first = await send(input, init, sent.session, canReplay);
       emit("trace", { type: "request", url: urlOf(input), status: first.status });
       if (!rejectsToken(first) || state.ended) return first;
       if (first.url && !trusted(first.url)) return first; // redirected elsewhere: not our token's 401
@@ -342,21 +338,18 @@ export function createAuth(options = {}) {
       }
       if (state.generation === sent.generation) await refresh(); // else another caller refreshed already
       if (!state.session) return first; // the session ended
-      const second = await sendWithToken(doFetch, input, init, state.session.token);
+      const second = await send(input, init, state.session, canReplay);
       emit("trace", { type: "retry", url: urlOf(input), status: second.status });
       return second;
     },
 
-    /** End the session on the server and in every tab. */
+    /** End the session on the server and in every tab (proven by the key, as a refresh is). */
     async logout() {
       try {
-        await doFetch(`${baseUrl}/logout`, {
-          method: "POST",
-          credentials,
-          headers: { "X-Tessera-CSRF": "1" },
-        });
+        await post("/logout", { headers: { "X-Tessera-CSRF": "1" } }, (await prover?.keyFor(null)) ?? null);
       } finally {
         end("logout", true);
+        await prover?.forget(); // the session's key has no use any more
       }
     },
 

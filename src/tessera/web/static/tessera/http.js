@@ -33,14 +33,20 @@ export function replayable(input, init) {
   return !(typeof Request !== "undefined" && input instanceof Request && input.body !== null);
 }
 
+/** The request's method, as given (`init` first, then a `Request`'s). @param {RequestInfo | URL} input @param {RequestInit} init */
+export function methodOf(input, init) {
+  return init.method ?? (input instanceof Request ? input.method : "GET");
+}
+
 /**
- * `fetch(input, init)` with the bearer token, if any; a `Request` is cloned, so it can be sent again.
+ * `fetch(input, init)` with `extra` headers set (the token, its proof); a `Request` is cloned,
+ * so it can be sent again.
  * @param {typeof fetch} doFetch @param {RequestInfo | URL} input @param {RequestInit} init
- * @param {string | null} token
+ * @param {Record<string, string>} extra
  */
-export function sendWithToken(doFetch, input, init, token) {
+export function sendWith(doFetch, input, init, extra) {
   const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
-  if (token) headers.set("Authorization", `Bearer ${token}`);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   const request = input instanceof Request ? input.clone() : input;
   return doFetch(request, { ...init, headers });
 }

@@ -15,6 +15,8 @@ const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000];
  * @property {number} localExp local expiry, ms since the epoch: anchored at receipt, never the raw `exp`
  * @property {number} lifetime the token's lifetime (`exp` − `iat`), ms
  * @property {string | null} sessionId
+ * @property {"Bearer" | "DPoP"} scheme how to send it: a DPoP token only with a proof by its key
+ * @property {string | null} jkt the thumbprint of the key a DPoP token is bound to (`cnf.jkt`)
  */
 
 /**
@@ -119,25 +121,36 @@ export function usable(state, now) {
  * @returns {{session: Session, skewMs: number | null}}
  */
 export function sessionOf(body, receivedAt) {
-  const claims = lifetimeOf(body.access_token);
-  const lifetime = claims ? claims.lifetimeMs : Number(body.expires_in) * 1000;
-  const session = { token: body.access_token, localExp: receivedAt + lifetime, lifetime, sessionId: body.session_id ?? null };
-  return { session, skewMs: claims ? claims.iatMs - receivedAt : null };
+  const claims = claimsOf(body.access_token);
+  const lifetime = claims.lifetimeMs ?? Number(body.expires_in) * 1000;
+  const session = {
+    token: body.access_token,
+    localExp: receivedAt + lifetime,
+    lifetime,
+    sessionId: body.session_id ?? null,
+    scheme: body.token_type === "DPoP" ? /** @type {const} */ ("DPoP") : /** @type {const} */ ("Bearer"),
+    jkt: claims.jkt,
+  };
+  return { session, skewMs: claims.iatMs === null ? null : claims.iatMs - receivedAt };
 }
 
 /**
- * The access token's lifetime from its claims (`exp` − `iat`), in ms; null when unreadable.
+ * What the client reads from the access token's claims: its lifetime (`exp` − `iat`, ms), its
+ * `iat` (ms) and the key it is bound to (`cnf.jkt`); null where unreadable.
  * @param {string} token
  */
-function lifetimeOf(token) {
+function claimsOf(token) {
+  const read = { lifetimeMs: /** @type {number | null} */ (null), iatMs: /** @type {number | null} */ (null), jkt: /** @type {string | null} */ (null) };
   try {
     const segment = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     const claims = JSON.parse(atob(segment.padEnd(Math.ceil(segment.length / 4) * 4, "=")));
     if (typeof claims.exp === "number" && typeof claims.iat === "number" && claims.exp > claims.iat) {
-      return { lifetimeMs: (claims.exp - claims.iat) * 1000, iatMs: claims.iat * 1000 };
+      read.lifetimeMs = (claims.exp - claims.iat) * 1000;
+      read.iatMs = claims.iat * 1000;
     }
+    if (typeof claims.cnf?.jkt === "string") read.jkt = claims.cnf.jkt;
   } catch {
     /* not a JWT we can read: fall back to expires_in */
   }
-  return null;
+  return read;
 }

@@ -11,8 +11,8 @@ import { TransientError } from "./errors.js";
 
 /** The message handing a new access token to the other tabs. @param {Readonly<Session>} session */
 export function tokenMessage(session) {
-  const { token, localExp, lifetime, sessionId } = session;
-  return { type: "token", token, localExp, lifetime, sessionId };
+  const { token, localExp, lifetime, sessionId, scheme, jkt } = session;
+  return { type: "token", token, localExp, lifetime, sessionId, scheme, jkt };
 }
 
 /** @param {string} reason */
@@ -28,7 +28,9 @@ export function logoutMessage(reason) {
 export function readMessage(message) {
   if (message?.type === "token" && typeof message.token === "string") {
     const { token, localExp, lifetime } = message;
-    return { type: "token", session: { token, localExp, lifetime, sessionId: message.sessionId ?? null } };
+    const scheme = message.scheme === "DPoP" ? "DPoP" : "Bearer";
+    const jkt = typeof message.jkt === "string" ? message.jkt : null;
+    return { type: "token", session: { token, localExp, lifetime, sessionId: message.sessionId ?? null, scheme, jkt } };
   }
   if (message?.type === "logout") return { type: "logout", reason: message.reason ?? "logout" };
   return null;
