@@ -174,3 +174,12 @@ def test_dpop_can_be_turned_off_on_the_client(live: Live) -> None:
         assert me.status_code == 200
         assert me.request.headers["authorization"].startswith("Bearer ")
         assert "dpop" not in me.request.headers
+
+
+async def test_logout_ends_the_bound_session_with_a_proof(live: Live) -> None:
+    auth = TokenAuth(live.auth_url, clock=live.clock)
+    tokens = await auth.alogin("alice", PASSWORD)
+    await auth.alogout()
+    assert tokens.session_id is not None
+    assert not await live.service.sessions.is_active(tokens.session_id)
+    assert live.count("tessera_revocations_total", reason="logout") == 1

@@ -377,3 +377,35 @@ async def test_replicas_on_postgresql_share_bindings_and_nonces(
             await client.aclose()
         for replica in replicas:
             await replica.close()
+
+
+async def test_a_stolen_token_cannot_end_a_bound_session_either(tmp_path: Path) -> None:
+    """Logout and RFC 7009 revocation need the key too: a thief can no more end the session
+    than use it. The owner, with a proof, ends it."""
+    service = Tessera(make_settings(tmp_path / "d"), clock=ManualClock())
+    await service.start()
+    await service.users.add("alice", PASSWORD)
+    key = ProofKey.generate()
+    now = service.clock.now()
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        alice = Client(http, service.clock, key)  # type: ignore[arg-type]
+        tokens = (await alice.login()).json()
+        refresh_token, access = tokens["refresh_token"], tokens["access_token"]
+        logout = f"{BASE}/auth/logout"
+        stolen = await http.post(logout, json={"refresh_token": refresh_token})
+        assert_error(stolen, 401, "invalid_dpop_proof")
+        revoke = f"{BASE}/oauth/revoke"
+        for token in (refresh_token, access):
+            refused = await http.post(revoke, data={"token": token, "client_id": "tessera"})
+            assert_error(refused, 400, "invalid_dpop_proof")
+        assert await service.sessions.is_active(tokens["session_id"])
+        kinds = await audit_kinds(service, tokens["session_id"])
+        assert kinds.count("dpop_refused") == 3
+        proof = key.proof("POST", logout, now=now)
+        ended = await http.post(
+            logout, json={"refresh_token": refresh_token}, headers={"DPoP": proof}
+        )
+        assert ended.status_code == 204
+        assert not await service.sessions.is_active(tokens["session_id"])
+    await service.close()

@@ -16,9 +16,13 @@ class Logout:
     sessions: Sessions
     metrics: Metrics
 
-    async def with_refresh_token(self, token: str, client: ClientInfo) -> bool:
-        """True when a live session was ended (any generation of its refresh token will do)."""
-        ended = await self.sessions.logout(token, client) is not None
+    async def with_refresh_token(
+        self, token: str, client: ClientInfo, jkt: str | None = None
+    ) -> bool:
+        """True when a live session was ended (any generation of its refresh token will do;
+        for a DPoP-bound session, only with `jkt`, the request's proven key, being its key:
+        else `InvalidDPoPProof`, and nothing ends)."""
+        ended = await self.sessions.logout(token, client, jkt) is not None
         return self._counted(ended)
 
     async def with_access_token(self, claims: AccessClaims, client: ClientInfo) -> bool:

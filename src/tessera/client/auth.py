@@ -180,7 +180,9 @@ class TokenAuth(httpx.Auth):
         if token is not None:
             try:
                 with httpx.Client(**self._client_options) as client:
-                    client.post(self.url + "/logout", json={"refresh_token": token})
+                    response = client.send(self._logout_request(token))
+                    if self._signer.asks_for_nonce(response):
+                        client.send(self._logout_request(token))
             except httpx.HTTPError:
                 log.warning("could not reach the auth server to log out; forgetting the session")
         self._end()
@@ -190,10 +192,18 @@ class TokenAuth(httpx.Auth):
         if token is not None:
             try:
                 async with httpx.AsyncClient(**self._client_options) as client:
-                    await client.post(self.url + "/logout", json={"refresh_token": token})
+                    response = await client.send(self._logout_request(token))
+                    if self._signer.asks_for_nonce(response):
+                        await client.send(self._logout_request(token))
             except httpx.HTTPError:
                 log.warning("could not reach the auth server to log out; forgetting the session")
         self._end()
+
+    def _logout_request(self, token: str) -> httpx.Request:
+        """A bound session ends only with a proof by its key."""
+        url = self.url + "/logout"
+        headers = self._signer.proof_headers("POST", url)
+        return httpx.Request("POST", url, json={"refresh_token": token}, headers=headers)
 
     def _new_signer(self) -> ProofSigner:
         """A new session, a new key (none with `dpop=False`)."""

@@ -119,16 +119,19 @@ def build_router(auth: AuthService) -> APIRouter:
         request: Request,
         body: LogoutRequest | None = Body(default=None),
     ) -> Response:
-        """Revoke the caller's session. Idempotent."""
+        """Revoke the caller's session. Idempotent. A DPoP-bound session's refresh token only
+        with a proof by its key: a thief can no more end the session than use it."""
         client = client_info(request)
         cookie = refresh_cookie(request)
         response = Response(status_code=204, headers=NO_STORE)
         if body is not None and body.refresh_token:
-            await auth.logout.with_refresh_token(body.refresh_token, client)
+            jkt = proven_key(auth, request, status=401)
+            await auth.logout.with_refresh_token(body.refresh_token, client, jkt)
         else:
             if cookie is not None:
                 check_csrf(request, settings)
-                await auth.logout.with_refresh_token(cookie, client)
+                jkt = proven_key(auth, request, status=401)
+                await auth.logout.with_refresh_token(cookie, client, jkt)
             elif bearer_token(request) is not None:
                 await auth.logout.with_access_token(await verify_request(auth, request), client)
             clear_refresh_cookie(response, settings)

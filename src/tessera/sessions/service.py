@@ -144,7 +144,9 @@ class Sessions:
             generation, session = found
             now = self._clock.now()
             if session.jkt is not None and jkt != session.jkt:
-                await self._refuse_unproven(session, generation, jkt, client, now)
+                await self.refuse_unproven(
+                    session, f"refresh (generation {generation})", jkt, client
+                )
             self._check_alive(session, now)
             if generation == session.generation:
                 successor = new_refresh_token()
@@ -216,30 +218,26 @@ class Sessions:
             and (session.jkt is not None or now - session.rotated_at <= self.policy.reuse_grace)
         )
 
-    async def _refuse_unproven(
-        self,
-        session: SessionRecord,
-        generation: int,
-        jkt: str | None,
-        client: ClientInfo,
-        now: float,
+    async def refuse_unproven(
+        self, session: SessionRecord, what: str, jkt: str | None, client: ClientInfo
     ) -> None:
-        """A bound session's token without a proof by its key: refused, with nothing changed
-        but the audit trail (the address and agent of whoever holds the token)."""
+        """A bound session's token without a proof by its key (for `what`: a refresh, a
+        logout, a revocation): refused, with nothing changed but the audit trail (the address
+        and agent of whoever holds the token). A thief can neither use nor end the session."""
         reason = "missing" if jkt is None else "wrong_key"
         detail = "no DPoP proof" if jkt is None else f"a DPoP proof by another key ({jkt})"
         await self._store.add_audit(
             AuditEvent(
-                now,
+                self._clock.now(),
                 "dpop_refused",
                 session.subject,
                 session.id,
                 client.ip,
                 client.user_agent,
-                detail=f"refresh token of generation {generation} with {detail}",
+                detail=f"{what} with {detail}",
             )
         )
-        log.warning("refresh of DPoP-bound session %s refused: %s", session.id, detail)
+        log.warning("%s of DPoP-bound session %s refused: %s", what, session.id, detail)
         raise InvalidDPoPProof(
             "this session is bound to a DPoP key: a proof by that key is required",
             reason=reason,
@@ -274,8 +272,11 @@ class Sessions:
             return None
         return session
 
-    async def logout(self, token: object, client: ClientInfo) -> SessionRecord | None:
-        """Revoke the session a refresh token belongs to (any generation). Idempotent."""
+    async def logout(
+        self, token: object, client: ClientInfo, jkt: str | None = None
+    ) -> SessionRecord | None:
+        """Revoke the session a refresh token belongs to (any generation). Idempotent. A
+        bound session only with a proof by its key (`jkt`: the request's proven key)."""
         if not well_formed(token):
             return None
         assert isinstance(token, str)
@@ -283,6 +284,8 @@ class Sessions:
         if found is None:
             return None
         session = found[1]
+        if session.jkt is not None and jkt != session.jkt and session.revoked_at is None:
+            await self.refuse_unproven(session, "logout", jkt, client)
         await self.revoke(session.id, "logout", client, subject=session.subject)
         return session
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from tessera.http.contract import client_info, contract_route
+from tessera.http.dpop import proven_key
 from tessera.http.errors import NO_STORE
 from tessera.http.models import ErrorBody
 from tessera.http.oauth import metadata
@@ -78,7 +79,8 @@ def build_oauth_router(auth: AuthService) -> APIRouter:
         token = params.get("token")
         if token is None:
             raise invalid_request("token is missing")
-        await revoke(auth, token, params.get("token_type_hint"), client_info(request))
+        jkt = proven_key(auth, request, status=400)
+        await revoke(auth, token, params.get("token_type_hint"), client_info(request), jkt)
         return Response(status_code=200, headers=NO_STORE)
 
     @router.post(
