@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI
 from tessera import AccessClaims, ManualClock, Tessera, create_app, install_error_handlers
 from tessera.dpop import ProofKey
 from tessera.sessions import ClientInfo
-from tests.conftest import make_settings
+from tests.conftest import PASSWORD, make_settings
 from tests.helpers import assert_error, bearer, served
 from tests.live import in_process_server, run_async
 
@@ -342,3 +342,30 @@ def test_over_http_api_me_and_an_embedded_require(live: tuple[str, Tessera]) -> 
 async def _mint_started(service: Tessera, key: ProofKey) -> str:
     await service.start()
     return mint(service, key)
+
+
+async def test_a_revoked_sessions_dpop_token_gets_a_dpop_challenge_at_auth_sessions(
+    tmp_path: Path,
+) -> None:
+    """/auth/sessions checks the session in the store: its refusal keeps the token's scheme."""
+    service = Tessera(make_settings(tmp_path / "d"), clock=ManualClock())
+    await service.start()
+    await service.users.add("alice", PASSWORD)
+    key = ProofKey.generate()
+    transport = httpx.ASGITransport(app=create_app(service))
+    login_url = "https://testserver/auth/login"
+    sessions_url = "https://testserver/auth/sessions"
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        body = {"username": "alice", "password": PASSWORD, "transport": "body"}
+        proof = key.proof("POST", login_url, now=service.clock.now())
+        tokens = (await http.post(login_url, json=body, headers={"DPoP": proof})).json()
+        access = tokens["access_token"]
+        await service.sessions.revoke(tokens["session_id"], "admin", ClientInfo())
+        proof = key.proof("GET", sessions_url, now=service.clock.now(), access_token=access)
+        refused = await http.get(
+            sessions_url, headers={"Authorization": f"DPoP {access}", "DPoP": proof}
+        )
+    await service.close()
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("DPoP ")
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]

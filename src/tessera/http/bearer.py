@@ -15,17 +15,12 @@ from tessera.verify.binding import check_binding, dpop_refusal, rejection_reason
 from tessera.verify.credentials import Credential, credential_of, request_url
 from tessera.verify.fastapi import AuthHTTPError
 from tessera.verify.refusal import Refusal, check_role, refusal_for, roles_of
-from tessera.verify.refusal import invalid_token as invalid_token_refusal
 
 PARSE_ANY = tuple(PROOF_ALGORITHMS)  # to parse either scheme, before knowing what is accepted
 
 
 def http_error(refusal: Refusal) -> AuthHTTPError:
     return AuthHTTPError(refusal.status, refusal.error, refusal.description, refusal.headers)
-
-
-def invalid_token(description: str) -> AuthHTTPError:
-    return http_error(invalid_token_refusal(description))
 
 
 def algorithms(auth: AuthService) -> tuple[str, ...] | None:
@@ -80,6 +75,15 @@ async def verify_request(auth: AuthService, request: Request) -> AccessClaims:
         auth.metrics.rejected_tokens.labels(rejection_reason(exc)).inc()
         refusal = refusal_for(exc, algorithms(auth), dpop=dpop_refusal(exc, given))
         raise http_error(refusal) from None
+
+
+def session_ended(auth: AuthService, request: Request) -> AuthHTTPError:
+    """401 for a valid token whose session has ended, in the scheme it came with."""
+    given = credential(auth, request)
+    refusal = refusal_for(
+        InvalidToken("ended", "session has ended"), algorithms(auth), dpop=given.dpop
+    )
+    return http_error(refusal)
 
 
 def require(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from tessera.errors import InvalidGrant, NotFound
-from tessera.http.bearer import bearer_token, invalid_token, verify_request
+from tessera.http.bearer import bearer_token, session_ended, verify_request
 from tessera.http.contract import client_info, contract_route
 from tessera.http.dpop import nonce_headers, proven_key
 from tessera.http.errors import (
@@ -79,7 +79,7 @@ def build_router(auth: AuthService) -> APIRouter:
         """A valid access token whose session has not been revoked (checked in the store)."""
         claims = await verify_request(auth, request)
         if not await auth.sessions.is_active(claims.sid):
-            raise invalid_token("session has ended")
+            raise session_ended(auth, request)
         return claims
 
     @router.post(f"{prefix}/login", response_model=TokenResponse, tags=["auth"])
