@@ -183,3 +183,21 @@ async def test_logout_ends_the_bound_session_with_a_proof(live: Live) -> None:
     assert tokens.session_id is not None
     assert not await live.service.sessions.is_active(tokens.session_id)
     assert live.count("tessera_revocations_total", reason="logout") == 1
+
+
+def test_a_process_sharing_the_store_adopts_anothers_new_login_and_its_key(
+    live: Live, tmp_path: Path
+) -> None:
+    path = tmp_path / "shared.json"
+    first = TokenAuth(live.auth_url, clock=live.clock, store=FileTokenStore(path))
+    first.login("alice", PASSWORD)
+    live.clock.advance(TTL - 15)  # the first's tokens are stale now
+    second = TokenAuth(live.auth_url, clock=live.clock, store=FileTokenStore(path))
+    second.login("alice", PASSWORD)  # a new session and key, saved over the first's
+    assert first.dpop_key is not None and second.dpop_key is not None
+    assert first.dpop_key.jkt != second.dpop_key.jkt
+    with httpx.Client(auth=first, base_url=live.url) as client:
+        assert client.get("/api/me").status_code == 200  # adopted, with the new key
+    assert first.dpop_key.jkt == second.dpop_key.jkt
+    assert path.exists()
+    assert live.count("tessera_refreshes_total", outcome="rotated") == 0

@@ -98,6 +98,10 @@ with pytest.warns(UserWarning):  # joserfc's own warning: it is too small
     RSA_1024 = RSAKey.generate_key(1024, private=False)
 
 
+# A huge public exponent would make each junk signature cost a private-key operation.
+HUGE_E = {**RSAKey.generate_key(2048, private=False).as_dict(), "e": b64url_encode(b"\x01" * 300)}
+
+
 def replace_signature(proof: str) -> str:
     head, body, _ = proof.split(".")
     return f"{head}.{body}.{b64url_encode(bytes(64))}"
@@ -128,6 +132,7 @@ REFUSED: list[tuple[str, Callable[[], str], str]] = [
         "bad_key",
     ),
     ("another key's jwk", lambda: forged(KEY, {"jwk": OTHER.public_jwk}), "bad_signature"),
+    ("an RSA exponent not 65537", lambda: forged(KEY, {"alg": "RS256", "jwk": HUGE_E}), "bad_key"),
     ("a zero signature", lambda: replace_signature(forged(KEY)), "bad_signature"),
     ("no jti", lambda: forged(KEY, drop=("jti",)), "bad_claims"),
     ("a long jti", lambda: forged(KEY, claims={"jti": "j" * 257}), "bad_claims"),

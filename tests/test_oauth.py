@@ -532,3 +532,20 @@ async def test_introspecting_a_refresh_token(oauth: Any) -> None:
     assert (await introspect(client, second))["active"] is True
     for unknown in ("tsr1_" + "Q" * 43, "garbage", "a.b.c"):
         assert await introspect(client, unknown) == {"active": False}
+
+
+async def test_introspection_tells_a_dpop_bound_token_and_its_key(oauth: Any) -> None:
+    """RFC 9449 §6.2: a resource server that asks must learn the token needs a proof."""
+    from tessera.dpop import ProofKey
+
+    service, client, _ = oauth
+    await service.users.add("bob", PASSWORD)
+    key = ProofKey.generate()
+    url = "https://testserver/auth/login"
+    body = {"username": "bob", "password": PASSWORD, "transport": "body"}
+    proof = key.proof("POST", url, now=service.clock.now())
+    tokens = (await client.post(url, json=body, headers={"DPoP": proof})).json()
+    for token in (tokens["access_token"], tokens["refresh_token"]):
+        answer = await introspect(client, token)
+        assert answer["active"] and answer["cnf"] == {"jkt": key.jkt}
+    assert (await introspect(client, tokens["access_token"]))["token_type"] == "DPoP"

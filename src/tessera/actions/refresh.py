@@ -9,6 +9,8 @@ from tessera.limits import RateLimits
 from tessera.metrics import Metrics
 from tessera.sessions import ClientInfo, Issued, Sessions
 
+UNPROVEN = "unproven:"  # the rate-limit bucket of attempts without the bound key
+
 
 @dataclass(frozen=True)
 class Refresh:
@@ -23,9 +25,14 @@ class Refresh:
         `InvalidGrant` (of which `RefreshTokenReused` revoked the session), `InvalidDPoPProof`
         (a bound session without a proof by its key: nothing changed) or `RateLimited`.
         `jkt`: the key of the request's verified DPoP proof, if any."""
-        await self.limits.refresh_attempt(token)
+
+        async def admit(proven: bool) -> None:
+            # Attempts without a DPoP-bound session's key count apart: a thief holding the
+            # token must not spend (and so lock) the key holder's allowance.
+            await self.limits.refresh_attempt(token if proven else UNPROVEN + token)
+
         try:
-            issued = await self.sessions.refresh(token, client, jkt)
+            issued = await self.sessions.refresh(token, client, jkt, admit)
         except InvalidDPoPProof as exc:
             self.metrics.refreshes.labels("invalid").inc()
             self.metrics.refresh_failures.labels(f"dpop_{exc.reason}").inc()

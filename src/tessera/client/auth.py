@@ -262,6 +262,9 @@ class TokenAuth(httpx.Auth):
             with self._state_guard:
                 self._state = replace(self._state, refresh_token=saved.refresh_token)
             return False
+        key = self._store.load_key() if self._dpop else None
+        if key is not None and (self._signer.key is None or key.jkt != self._signer.key.jkt):
+            self._signer = ProofSigner(key, self._clock)  # another process logged in anew
         with self._state_guard:
             self._state = _State(saved, saved.refresh_token, self._state.generation + 1)
         log.debug("adopted tokens rotated by another process")

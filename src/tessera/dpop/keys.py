@@ -27,6 +27,7 @@ PROOF_ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "PS256": ("RSA", None),
 }
 MIN_RSA_BITS = 2048
+RSA_EXPONENT = "AQAB"  # 65537, what every RSA key generator uses
 MAX_RSA_BITS = 8192
 # Members that only a private (or symmetric) key has: a proof carrying one is refused.
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -73,6 +74,10 @@ def public_key_of(jwk: object, alg: str) -> tuple[Key, str]:
         return cached
     if kty == "RSA" and not MIN_RSA_BITS <= _modulus_bits(jwk["n"]) <= MAX_RSA_BITS:
         raise InvalidProof("bad_key", "the proof's RSA key is too small or too large")
+    if kty == "RSA" and jwk["e"] != RSA_EXPONENT:
+        # A huge public exponent makes each (junk) signature cost a private-key operation,
+        # on the event loop, before any credential is looked at: 65537 only.
+        raise InvalidProof("bad_key", "the proof's RSA exponent is not 65537")
     members = {m: jwk[m] for m in THUMBPRINT_MEMBERS[kty]}
     try:
         key = _KEY_TYPES[kty].import_key(members)

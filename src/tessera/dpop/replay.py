@@ -5,6 +5,7 @@ outside its window by then at any sane rate)."""
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 
 MAX_ENTRIES = 200_000
@@ -13,20 +14,22 @@ MAX_ENTRIES = 200_000
 class SeenProofs:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._until: dict[str, float] = {}
-        self._expiries: list[tuple[float, str]] = []
+        self._until: dict[bytes, float] = {}
+        self._expiries: list[tuple[float, bytes]] = []
 
     def __len__(self) -> int:
         return len(self._until)
 
     def first_use(self, key: str, until: float, now: float) -> bool:
         """Record `key` (a proof's jti, with its key's thumbprint) as used until `until`;
-        False if it was already used and is still remembered."""
+        False if it was already used and is still remembered. Only a 16-byte digest of it is
+        kept, whatever the jti's length."""
         self._forget_before(now)
-        if key in self._until:
+        digest = hashlib.sha256(key.encode()).digest()[:16]
+        if digest in self._until:
             return False
-        self._until[key] = until
-        heapq.heappush(self._expiries, (until, key))
+        self._until[digest] = until
+        heapq.heappush(self._expiries, (until, digest))
         while len(self._until) > self.max_entries:
             _, oldest = heapq.heappop(self._expiries)
             self._until.pop(oldest, None)

@@ -43,6 +43,28 @@ ROTATE_ATTEMPTS = 4
 MINT_MARGIN = 5.0
 
 
+REFUSAL_AUDIT_EVERY = 60.0  # seconds: one audit event per session, address and kind of refusal
+MAX_REMEMBERED = 10_000
+
+
+class Once:
+    """Whether something is new within `every` seconds (bounded: forgets all when full), so
+    a thief hammering with a stolen token leaves one audit row a minute, not thousands."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._seen: dict[str, float] = {}
+
+    def first(self, key: str, now: float) -> bool:
+        seen = self._seen.get(key)
+        if seen is not None and now - seen < self.every:
+            return False
+        if len(self._seen) >= MAX_REMEMBERED:
+            self._seen.clear()
+        self._seen[key] = now
+        return True
+
+
 @dataclass(frozen=True)
 class SessionPolicy:
     idle_ttl: float
@@ -81,6 +103,7 @@ class Sessions:
         self._clock = clock
         self.policy = policy
         self._on_revoke = on_revoke
+        self._refusals = Once(REFUSAL_AUDIT_EVERY)
 
     def tokens_end_by(self, now: float | None = None) -> float:
         """The latest `exp` an access token of a session revoked `now` can carry."""
@@ -130,20 +153,31 @@ class Sessions:
         await self._store.create_session(session, token_hash(token), audit)
         return self._issued(session, token)
 
-    async def refresh(self, token: object, client: ClientInfo, jkt: str | None = None) -> Issued:
+    async def refresh(
+        self,
+        token: object,
+        client: ClientInfo,
+        jkt: str | None = None,
+        admit: Callable[[bool], Awaitable[None]] | None = None,
+    ) -> Issued:
         """Rotate `token`; or replay the current token inside the grace window; or detect reuse.
-        `jkt`: the key of the request's verified DPoP proof, if it had one."""
+        `jkt`: the key of the request's verified DPoP proof, if it had one. `admit(proven)`
+        runs once the token's session is known, before anything else (the rate limit: an
+        attempt without the bound key must not spend the key holder's allowance)."""
         if not well_formed(token):
             raise InvalidGrant("refresh token is malformed", reason="malformed")
         assert isinstance(token, str)
         presented = token_hash(token)
-        for _ in range(ROTATE_ATTEMPTS):
+        for attempt in range(ROTATE_ATTEMPTS):
             found = await self._store.find_by_refresh_hash(presented)
             if found is None:
                 raise InvalidGrant("refresh token is not recognised", reason="unknown")
             generation, session = found
             now = self._clock.now()
-            if session.jkt is not None and jkt != session.jkt:
+            proven = session.jkt is None or jkt == session.jkt
+            if admit is not None and attempt == 0:
+                await admit(proven)
+            if not proven:
                 await self.refuse_unproven(
                     session, f"refresh (generation {generation})", jkt, client
                 )
@@ -226,18 +260,20 @@ class Sessions:
         and agent of whoever holds the token). A thief can neither use nor end the session."""
         reason = "missing" if jkt is None else "wrong_key"
         detail = "no DPoP proof" if jkt is None else f"a DPoP proof by another key ({jkt})"
-        await self._store.add_audit(
-            AuditEvent(
-                self._clock.now(),
-                "dpop_refused",
-                session.subject,
-                session.id,
-                client.ip,
-                client.user_agent,
-                detail=f"{what} with {detail}",
+        now = self._clock.now()
+        if self._refusals.first(f"{session.id} {client.ip} {reason} {what}", now):
+            await self._store.add_audit(
+                AuditEvent(
+                    now,
+                    "dpop_refused",
+                    session.subject,
+                    session.id,
+                    client.ip,
+                    client.user_agent,
+                    detail=f"{what} with {detail}",
+                )
             )
-        )
-        log.warning("%s of DPoP-bound session %s refused: %s", what, session.id, detail)
+            log.warning("%s of DPoP-bound session %s refused: %s", what, session.id, detail)
         raise InvalidDPoPProof(
             "this session is bound to a DPoP key: a proof by that key is required",
             reason=reason,

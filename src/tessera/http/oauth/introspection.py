@@ -36,7 +36,10 @@ async def _access_token(auth: AuthService, token: str) -> IntrospectionResponse 
     client_id = claims.extra.get("client_id")
     return IntrospectionResponse(
         active=True,
-        token_type="Bearer",  # noqa: S106 - a token type, not a secret
+        # RFC 9449 §6.2: a bound token says so, with its key: the resource server must then
+        # ask for a proof by that key (the token alone is not enough).
+        token_type="DPoP" if claims.jkt else "Bearer",
+        cnf={"jkt": claims.jkt} if claims.jkt else None,
         client_id=client_id if isinstance(client_id, str) else auth.settings.client_id,
         sub=claims.sub,
         aud=claims.aud,
@@ -56,6 +59,7 @@ async def _refresh_token(auth: AuthService, token: str) -> IntrospectionResponse
         return None
     return IntrospectionResponse(
         active=True,
+        cnf={"jkt": session.jkt} if session.jkt else None,
         client_id=auth.settings.client_id,
         sub=session.subject,
         iss=auth.settings.issuer,

@@ -21,6 +21,7 @@ class IntrospectionResponse(BaseModel):
 
     active: bool
     token_type: str | None = None
+    cnf: dict[str, str] | None = None  # RFC 9449 §6.2: {"jkt": …} for a DPoP-bound token
     client_id: str | None = None
     sub: str | None = None
     aud: str | list[str] | None = None
