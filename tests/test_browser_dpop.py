@@ -198,8 +198,9 @@ def test_a_refresh_cookie_copied_into_another_browser_is_refused(
     assert owner.evaluate("auth.sessionId") == session_id
     assert [e["name"] for e in owner.evaluate("events")] == ["login", "refreshed"]
     refusals = [e for e in audit(live, session_id) if e.kind == "dpop_refused"]
-    assert len(refusals) == 3  # restore(), then by hand without and with a foreign key
-    assert ["another key" in (e.detail or "") for e in refusals] == [False, False, True]
+    # restore() and the attempt by hand without a proof are one kind from one address: one
+    # audit row a minute for them (a thief cannot flood the trail); the foreign key is another.
+    assert ["another key" in (e.detail or "") for e in refusals] == [False, True]
 
 
 def test_a_lost_refresh_response_is_recovered_long_after_the_grace_window(live: Live) -> None:
