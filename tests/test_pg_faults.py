@@ -367,22 +367,10 @@ async def settled(
     expect: tuple[str, ...] = (),
     readiness_sees: bool = True,
 ) -> None:
-    """After a fault's end: service back by itself, the load stopped, and `verify`."""
+    """After a fault's end: service back by itself (nothing restarted), the load stopped, then
+    the assertions every fault shares, and the figures printed."""
     await recovered(rec, fault)
     await load.stop()
-    await verify(rec, load, fault, kinds, expect=expect, readiness_sees=readiness_sees)
-
-
-async def verify(
-    rec: Recorder,
-    load: Load,
-    fault: Fault,
-    kinds: set[str],
-    *,
-    expect: tuple[str, ...] = (),
-    readiness_sees: bool = True,
-) -> None:
-    """The assertions every fault shares (the load stopped first), and the figures printed."""
     assert not load.tasks or all(t.done() for t in load.tasks)
     # 0 sessions lost: every client's last-200 token still refreshes its own session.
     for client in load.clients:
