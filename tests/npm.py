@@ -22,8 +22,9 @@ def unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-def npm_package(spec: str, script: Path) -> Path:
-    """The directory holding `spec` (`name@version`) in node_modules and `script` beside it."""
+def npm_package(spec: str, script: Path | None = None) -> Path:
+    """The directory holding `spec` (`name@version`) in node_modules, and `script` (if any)
+    beside it."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         unavailable(f"node and npm are needed for the {spec} interop test")
@@ -38,5 +39,6 @@ def npm_package(spec: str, script: Path) -> Path:
         )  # fmt: skip
         if result.returncode != 0:
             unavailable(f"npm install {spec} failed: {result.stderr.strip()[-500:]}")
-    shutil.copy(script, directory / script.name)
+    if script is not None:
+        shutil.copy(script, directory / script.name)
     return directory

@@ -1,0 +1,187 @@
+/**
+ * tessera.js — the browser client for a Tessera auth server (TypeScript declarations).
+ *
+ * The access token lives in memory only; the refresh token only in the HttpOnly cookie the
+ * server sets. `auth.fetch` is a drop-in `fetch` that sends the access token, refreshes it
+ * shortly before it expires, and on a 401 `invalid_token` refreshes once and retries once.
+ * See docs/browser.md.
+ *
+ * These declarations cover the package's whole public API: `createAuth`, the client it
+ * returns, its options, each event's detail, and the two error classes. The modules under
+ * `tessera/` are internal.
+ *
+ * @module tessera-auth
+ */
+
+/** How an access token is sent: a DPoP token only with a proof by the key it is bound to. */
+export type Scheme = "Bearer" | "DPoP";
+
+/**
+ * A DPoP key (RFC 9449): a non-extractable P-256 private key, its public JWK and its RFC 7638
+ * thumbprint.
+ */
+export interface ProofKey {
+  privateKey: CryptoKey;
+  jwk: { kty: string; crv: string; x: string; y: string };
+  jkt: string;
+}
+
+/** Where the DPoP key is kept, one record per auth server (`slot` is its `baseUrl`). */
+export interface KeyStore {
+  load(slot: string): Promise<ProofKey | undefined>;
+  save(slot: string, key: ProofKey): Promise<void>;
+  remove(slot: string): Promise<void>;
+}
+
+/** The cross-tab lock (`navigator.locks`, or a stand-in in tests). */
+export interface Locks {
+  request(name: string, options: { signal: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+}
+
+/** The cross-tab channel (a `BroadcastChannel`, or a stand-in in tests). */
+export interface Channel {
+  postMessage(message: unknown): void;
+  close(): void;
+  onmessage: ((event: MessageEvent) => void) | null;
+}
+
+/** The timer functions (`globalThis`, or fake timers in tests). */
+export interface Timers {
+  setTimeout(handler: () => void, ms: number): unknown;
+  clearTimeout(handle: any): void;
+}
+
+/** `createAuth`'s options; every one has a default. */
+export interface AuthOptions {
+  /** The auth prefix; default `"/auth"`. */
+  baseUrl?: string;
+  /**
+   * Other origins that get the access token, each a bare origin matched exactly, e.g.
+   * `["https://api.example.com"]` (the page's own origin always does). A malformed entry, or
+   * plain http on an https page, makes `createAuth` throw a `TypeError`.
+   */
+  apiOrigins?: readonly string[];
+  /** `"same-origin"` (default), or `"include"` when the auth server is on another origin. */
+  credentials?: "same-origin" | "include";
+  /** How long to wait for another tab's refresh, in ms (default 10 000). */
+  lockTimeoutMs?: number;
+  /** Abort a refresh after this long, in ms (default 10 000). */
+  refreshTimeoutMs?: number;
+  /** Run the refresh timer in the visible tab (default true). */
+  proactive?: boolean;
+  /**
+   * Bind the session to a key with DPoP where WebCrypto and IndexedDB exist (default true);
+   * false sends Bearer tokens.
+   */
+  dpop?: boolean;
+  /** For tests: where the DPoP key is kept; default IndexedDB, null for none. */
+  keys?: KeyStore | null;
+  /** For tests: the `fetch` to send requests with; default the global one. */
+  fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /** For tests: the clock, ms since the epoch. */
+  now?: () => number;
+  /** For tests: the cross-tab lock; default `navigator.locks`, null for none. */
+  locks?: Locks | null;
+  /** For tests: the cross-tab channel; default a `BroadcastChannel`, null for none. */
+  channel?: Channel | null;
+  /** For tests: the timers; default the global ones. */
+  timers?: Timers;
+  /** For tests: where the refresh marker (a time, never a token) is kept; default `localStorage`. */
+  storage?: Pick<Storage, "getItem" | "setItem"> | null;
+  /** For tests: the page's URL; default the page's own, relative URLs resolved against its base. */
+  pageUrl?: string;
+}
+
+/** Why a session ended: this tab's or another tab's `logout()`, or `/auth/refresh` answered 401. */
+export type LogoutReason = "logout" | "session_ended";
+
+/** Diagnostics, emitted as `"trace"`. */
+export type TraceEvent =
+  | { type: "skew"; skewMs: number }
+  | { type: "broadcast-received"; localExp: number }
+  | { type: "broadcast-logout" }
+  | { type: "refresh-start" }
+  | { type: "refresh-done"; status: number }
+  | { type: "request"; url: string; status: number }
+  | { type: "retry"; url: string; status: number };
+
+/** Each event's name and the detail its listeners receive. */
+export interface AuthEvents {
+  /** A new access token, from this tab's refresh or handed over by another tab. */
+  refreshed: { expiresAt: number; fromOtherTab: boolean };
+  /** The session is over, in this tab and (when told) every other. */
+  logout: { reason: LogoutReason };
+  /** A refresh failed for a reason that may go away; the next attempt is in `retryInMs`. */
+  error: { error: TransientError; retryInMs: number };
+  /** This tab logged in. */
+  login: { sessionId: string | null; scheme: Scheme };
+  /** Diagnostics. */
+  trace: TraceEvent;
+}
+
+export type AuthEventName = keyof AuthEvents;
+
+/** The client `createAuth` returns. */
+export interface Auth {
+  /**
+   * Log in; the refresh token arrives as an HttpOnly cookie. With DPoP, a new key is made and
+   * the session bound to it. Rejects with `LoginError` when refused, `TransientError` when
+   * another tab's refresh holds the cross-tab lock past `lockTimeoutMs`.
+   */
+  login(username: string, password: string): Promise<void>;
+  /** After a page load: resolves to whether the cookie still holds a session. */
+  restore(): Promise<boolean>;
+  /**
+   * `fetch` with the access token, refreshed ahead of expiry and once on a 401
+   * `invalid_token`. A request to an origin other than the page's or a listed one goes out
+   * untouched.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** End the session on the server and in every tab. */
+  logout(): Promise<void>;
+  /** Listen to an event; returns a function that unsubscribes. */
+  on<E extends AuthEventName>(event: E, listener: (detail: AuthEvents[E]) => void): () => void;
+  /** The current access token's local expiry (ms since the epoch), or null. */
+  readonly expiresAt: number | null;
+  /** The current access token (for display and debugging; send requests with `fetch`), or null. */
+  readonly accessToken: string | null;
+  /** The current session's id, or null. */
+  readonly sessionId: string | null;
+  /** Stop timers and listeners and close the channel (for apps that tear the client down). */
+  close(): void;
+}
+
+/** Create a client for one Tessera auth server. */
+export function createAuth(options?: AuthOptions): Auth;
+
+/** A refresh that failed for a reason that may go away (network, 5xx, 429, lock timeout). */
+export class TransientError extends Error {
+  constructor(message: string, status?: number, retryAfterMs?: number);
+  readonly name: "TransientError";
+  /** The HTTP status of the failed refresh; 0 when there was none (network, lock timeout, back-off). */
+  readonly status: number;
+  /** How long the server asked to wait (`Retry-After`), or the back-off left, in ms; 0 when neither. */
+  readonly retryAfterMs: number;
+}
+
+/** The error codes `/auth/login` answers with (the contract's), and `"error"` for an unreadable answer. */
+export type LoginErrorCode =
+  | "invalid_credentials"
+  | "invalid_request"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce"
+  | "rate_limited"
+  | "unavailable"
+  | "request_too_large"
+  | "error"
+  | (string & {});
+
+/** The server refused a login. */
+export class LoginError extends Error {
+  constructor(code: string, description: string, status: number);
+  readonly name: "LoginError";
+  /** The contract's error code, e.g. `"invalid_credentials"` or `"rate_limited"`. */
+  readonly code: LoginErrorCode;
+  /** The HTTP status of the refusal. */
+  readonly status: number;
+}

@@ -1,0 +1,2 @@
+import { createAuth } from "tessera-auth";
+createAuth().on("refresh", () => {}); // error TS2345

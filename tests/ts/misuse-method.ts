@@ -1,0 +1,2 @@
+import { createAuth } from "tessera-auth";
+await createAuth().refresh(); // error TS2339

@@ -1,0 +1,2 @@
+import { createAuth } from "tessera-auth";
+createAuth({ credentials: "omit" }); // error TS2322

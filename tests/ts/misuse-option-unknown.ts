@@ -1,0 +1,2 @@
+import { createAuth } from "tessera-auth";
+createAuth({ baseURL: "/auth" }); // error TS2561

@@ -1,0 +1,2 @@
+import { createAuth } from "tessera-auth";
+createAuth().accessToken = "stolen"; // error TS2540
