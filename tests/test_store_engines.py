@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,18 @@ async def test_concurrent_rotations_from_one_generation_have_one_winner(store: S
     assert [await store.find_by_refresh_hash(bytes([n]) * 32) is not None for n in range(10)] == [
         n == winner for n in range(10)
     ]
+
+
+async def test_revoking_a_subject_can_keep_one_session(store: SQLStore) -> None:
+    """ "Sign out other devices": every live session of the subject but the caller's own."""
+    for sid, subject in (("s2", "alice"), ("s3", "alice"), ("b1", "bob")):
+        record = replace(SESSION, id=sid, subject=subject)
+        await store.create_session(record, sid.encode() * 16)
+    count = await store.revoke_subject_sessions(
+        "alice", 50.0, "signed_out_elsewhere", not_after=500.0, keep="s2"
+    )
+    assert count == 2
+    live = {s.id for s in await store.list_sessions(None, 50.0)}
+    assert live == {"s2", "b1"}
+    published = {r.session_id for r in await store.revocations_after(0, 10)}
+    assert published == {"s1", "s3"}

@@ -25,8 +25,10 @@ class Revoke:
             self.metrics.revocations.labels(reason).inc()
         return ended
 
-    async def all_of(self, subject: str, reason: str, client: ClientInfo) -> int:
-        """End every live session of `subject`; how many there were."""
-        count = await self.sessions.revoke_all(subject, reason, client)
+    async def all_of(
+        self, subject: str, reason: str, client: ClientInfo, *, keep: str | None = None
+    ) -> int:
+        """End every live session of `subject` (but `keep`); how many there were."""
+        count = await self.sessions.revoke_all(subject, reason, client, keep=keep)
         self.metrics.revocations.labels(reason).inc(count)
         return count

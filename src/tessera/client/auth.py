@@ -38,6 +38,7 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
+from tessera.client.devices import DeviceSessions
 from tessera.client.dpop import ProofSigner
 from tessera.client.errors import LoginFailed, LoginRequired, TransientAuthError
 from tessera.client.httpx_compat import rewinder
@@ -50,6 +51,10 @@ from tessera.dpop import ProofKey
 log = logging.getLogger("tessera.client")
 
 OnTokens = Callable[[str, TokenSet], None]
+
+# What an httpx client sends: a request built on its own carries none, and the server names the
+# session's device ("Python httpx" in the user's list of sessions) from its login's agent.
+AGENT = {"User-Agent": f"python-httpx/{httpx.__version__}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +98,16 @@ def _rejects_token(response: httpx.Response) -> bool:
     )
 
 
-class TokenAuth(httpx.Auth):
+class TokenAuth(DeviceSessions):
     """Authenticate httpx requests with a Tessera session, refreshing it as needed.
 
     `url` is the auth prefix, e.g. `http://localhost:8000/auth`. Resume a saved session with
     `refresh_token=` or `store=FileTokenStore(path)`; `on_tokens(refresh_token, tokens)` is
     called after every login and rotation. The token is sent to `url`'s origin and to the
     `api_origins` listed (e.g. `["https://api.example.com"]`), nowhere else.
+
+    `sessions()`, `revoke_session(id)` and `revoke_other_sessions()` (and `a…` for asyncio)
+    are the user's "your devices" (`DeviceSessions`).
     """
 
     def __init__(
@@ -202,7 +210,7 @@ class TokenAuth(httpx.Auth):
     def _logout_request(self, token: str) -> httpx.Request:
         """A bound session ends only with a proof by its key."""
         url = self.url + "/logout"
-        headers = self._signer.proof_headers("POST", url)
+        headers = {**AGENT, **self._signer.proof_headers("POST", url)}
         return httpx.Request("POST", url, json={"refresh_token": token}, headers=headers)
 
     def _new_signer(self) -> ProofSigner:
@@ -212,7 +220,8 @@ class TokenAuth(httpx.Auth):
     def _login_request(self, signer: ProofSigner, username: str, password: str) -> httpx.Request:
         url = self.url + "/login"
         body = {"username": username, "password": password, "transport": "body"}
-        return httpx.Request("POST", url, json=body, headers=signer.proof_headers("POST", url))
+        headers = {**AGENT, **signer.proof_headers("POST", url)}
+        return httpx.Request("POST", url, json=body, headers=headers)
 
     def _accept_login(self, response: httpx.Response, signer: ProofSigner) -> TokenSet:
         if response.status_code != 200:
@@ -240,6 +249,11 @@ class TokenAuth(httpx.Auth):
         self._signer = ProofSigner(None, self._clock)  # the key dies with its session
         if self._store is not None:
             self._store.clear()
+
+    def _ended_here(self, session_id: str) -> None:
+        tokens = self._state.tokens
+        if tokens is not None and tokens.session_id == session_id:
+            self._end()
 
     def _needs_refresh(self, state: _State) -> bool:
         return state.tokens is None or state.rejected or state.tokens.stale(self._clock.now())
@@ -279,7 +293,7 @@ class TokenAuth(httpx.Auth):
             "POST",
             url,
             json={"refresh_token": state.refresh_token},
-            headers=self._signer.proof_headers("POST", url),
+            headers={**AGENT, **self._signer.proof_headers("POST", url)},
         )
 
     def _accept_refresh(self, response: httpx.Response) -> None:

@@ -47,6 +47,7 @@ class SessionInfo(BaseModel):
     refresh_expires_at: float
     ip: str | None
     user_agent: str | None
+    device: str | None = Field(description='e.g. "Firefox on Linux", from the user agent')
     current: bool
 
 

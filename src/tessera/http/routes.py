@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from tessera.errors import InvalidGrant, NotFound
+from tessera.errors import InvalidGrant, InvalidRequest, NotFound
 from tessera.http.bearer import bearer_token, session_ended, verify_request
 from tessera.http.contract import client_info, contract_route
 from tessera.http.dpop import nonce_headers, proven_key
@@ -36,6 +36,7 @@ from tessera.revocations.revoked import MAX_REVOCATION_WAIT
 from tessera.revocations.waiters import WaiterLimit
 from tessera.service import AuthService
 from tessera.sessions import Issued
+from tessera.sessions.devices import describe_device
 from tessera.tokens import AccessClaims
 from tessera.web import ASSET_TYPES, asset, client_modules
 
@@ -151,6 +152,7 @@ def build_router(auth: AuthService) -> APIRouter:
                     refresh_expires_at=auth.sessions.refresh_expires_at(s),
                     ip=s.ip,
                     user_agent=s.user_agent,
+                    device=describe_device(s.user_agent),
                     current=s.id == claims.sid,
                 )
                 for s in sessions
@@ -173,10 +175,21 @@ def build_router(auth: AuthService) -> APIRouter:
     async def revoke_all_sessions(
         request: Request,
         claims: AccessClaims = Depends(live_claims),
+        except_: str | None = Query(
+            default=None,
+            alias="except",
+            description="`current`: keep the session of the token that asks (sign out the "
+            "other devices)",
+        ),
     ) -> Response:
-        """Log out everywhere: revoke every session of the caller."""
+        """Log out everywhere: revoke every session of the caller, or all but its own."""
         client = client_info(request)
-        await auth.revoke.all_of(claims.sub, "logout_everywhere", client)
+        if except_ is None:
+            await auth.revoke.all_of(claims.sub, "logout_everywhere", client)
+        elif except_ == "current":
+            await auth.revoke.all_of(claims.sub, "signed_out_elsewhere", client, keep=claims.sid)
+        else:
+            raise InvalidRequest("`except` can only be `current`")
         return Response(status_code=204)
 
     waiters = WaiterLimit(

@@ -340,11 +340,15 @@ class Sessions:
         await self._revoked()
         return True
 
-    async def revoke_all(self, subject: str, reason: str, client: ClientInfo) -> int:
+    async def revoke_all(
+        self, subject: str, reason: str, client: ClientInfo, *, keep: str | None = None
+    ) -> int:
+        """Revoke every live session of `subject`, except `keep` if given."""
         now = self._clock.now()
-        audit = AuditEvent(now, reason, subject, None, client.ip, client.user_agent)
+        kept = f"all but session {keep}" if keep else None
+        audit = AuditEvent(now, reason, subject, None, client.ip, client.user_agent, kept)
         count = await self._store.revoke_subject_sessions(
-            subject, now, reason, audit, not_after=self.tokens_end_by(now)
+            subject, now, reason, audit, not_after=self.tokens_end_by(now), keep=keep
         )
         await self._revoked()
         return count

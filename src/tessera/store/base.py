@@ -92,7 +92,10 @@ class Store(Protocol):
         audit: AuditEvent | None = None,
         *,
         not_after: float,
-    ) -> int: ...
+        keep: str | None = None,
+    ) -> int:
+        """Revoke every live session of `subject` but `keep` (the caller's own, when signing
+        out its other devices); how many."""
 
     # revocation feed
     async def revocations_after(self, cursor: int, limit: int) -> list[Revocation]:

@@ -73,8 +73,11 @@ class SessionQueries:
         audit: AuditEvent | None = None,
         *,
         not_after: float,
+        keep: str | None = None,
     ) -> int:
         live = sa.and_(sessions.c.subject == subject, sessions.c.revoked_at.is_(None))
+        if keep is not None:
+            live = sa.and_(live, sessions.c.id != keep)
         return len(await self._revoke(live, now, reason, audit, not_after))
 
     async def _revoke(
