@@ -5,44 +5,23 @@ the second goes on. Through `TokenAuth`'s own flow, so DPoP proofs and refreshes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tessera import ManualClock, Tessera
 from tessera.client import DeviceSession, LoginRequired, TokenAuth
-from tests.conftest import PASSWORD, START, make_settings
-from tests.live import add_user, in_process_server
+from tests.client_live import Live, serve_live
+from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 TTL = 60
 
 
-@dataclass
-class Live:
-    url: str
-    service: Tessera
-    clock: ManualClock
-
-    @property
-    def auth_url(self) -> str:
-        return self.url + "/auth"
-
-    def client(self, dpop: bool = True) -> TokenAuth:
-        return TokenAuth(self.auth_url, clock=self.clock, dpop=dpop)
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
-    data_dir = tmp_path / "server"
-    add_user(data_dir, "alice")
-    clock = ManualClock(START)
-    service = Tessera(make_settings(data_dir, access_ttl=TTL), clock=clock)
-    with in_process_server(service) as url:
-        yield Live(url, service, clock)
+    yield from serve_live(tmp_path, access_ttl=TTL)
 
 
 def me(live: Live, auth: TokenAuth) -> httpx.Response:

@@ -8,18 +8,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tessera import ManualClock, Tessera
 from tessera.client import FileTokenStore, LoginRequired, TokenAuth
 from tessera.tokens.strict_json import b64url_decode
-from tests.conftest import PASSWORD, START, make_settings
-from tests.live import add_user, in_process_server
+from tests.client_live import Live, serve_live
+from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -27,35 +25,13 @@ TTL = 60  # the client refreshes 20 s before expiry
 GRACE = 1.0
 
 
-@dataclass
-class Live:
-    url: str
-    service: Tessera
-    clock: ManualClock
-
-    @property
-    def auth_url(self) -> str:
-        return self.url + "/auth"
-
-    def count(self, metric: str, **labels: str) -> int:
-        value = self.service.metrics.registry.get_sample_value(metric, labels)
-        return int(value or 0)
-
-
-def serve_live(tmp_path: Path, **settings: Any) -> Iterator[Live]:
-    data_dir = tmp_path / "server"
-    add_user(data_dir, "alice")
-    clock = ManualClock(START)
-    service = Tessera(
-        make_settings(data_dir, access_ttl=TTL, reuse_grace=GRACE, **settings), clock=clock
-    )
-    with in_process_server(service) as url:
-        yield Live(url, service, clock)
+def serve(tmp_path: Path, **settings: Any) -> Iterator[Live]:
+    yield from serve_live(tmp_path, access_ttl=TTL, reuse_grace=GRACE, **settings)
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
-    yield from serve_live(tmp_path)
+    yield from serve(tmp_path)
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -155,7 +131,7 @@ def test_a_lost_refresh_response_is_recovered_long_after_the_grace_window(live: 
 
 
 def test_a_server_that_requires_nonces(tmp_path: Path) -> None:
-    for live in serve_live(tmp_path, dpop_require_nonce=True):
+    for live in serve(tmp_path, dpop_require_nonce=True):
         auth = TokenAuth(live.auth_url, clock=live.clock)
         assert auth.login("alice", PASSWORD).token_type == "DPoP"
         with httpx.Client(auth=auth, base_url=live.url) as client:
