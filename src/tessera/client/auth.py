@@ -25,10 +25,8 @@ retry, once.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import threading
-import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from contextlib import nullcontext
@@ -43,6 +41,7 @@ from tessera.client.dpop import ProofSigner
 from tessera.client.errors import LoginFailed, LoginRequired, TransientAuthError
 from tessera.client.httpx_compat import rewinder
 from tessera.client.origins import origin_of, trusted_origins
+from tessera.client.responses import error_of, rejects_token, retry_after
 from tessera.client.store import FileTokenStore
 from tessera.client.tokens import BadTokenResponse, TokenSet, parse_token_response
 from tessera.clock import Clock, SystemClock
@@ -66,36 +65,6 @@ class _State:
     generation: int
     ended: bool = False  # /auth/refresh said 401: no more refreshes until a login
     rejected: bool = False  # the server refused this access token: refresh before next use
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None  # neither seconds nor an HTTP date: ignore it
-    return max(0.0, parsed.timestamp() - time.time())
-
-
-def _error_of(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-        return str(body.get("error", "error")), str(body.get("error_description", ""))
-    except (ValueError, AttributeError):
-        return "error", response.reason_phrase
-
-
-def _rejects_token(response: httpx.Response) -> bool:
-    """A 401 that says the access token is the problem (RFC 6750 `invalid_token`)."""
-    return response.status_code == 401 and "invalid_token" in response.headers.get(
-        "www-authenticate", ""
-    )
 
 
 class TokenAuth(DeviceSessions):
@@ -130,6 +99,7 @@ class TokenAuth(DeviceSessions):
         self._on_tokens = on_tokens
         self._clock: Clock = clock or SystemClock()
         self._client_options = {"timeout": 10.0, **(client_options or {})}
+        self._ended_here = self._revoked_elsewhere
         saved = store.load() if store is not None else None
         if dpop_key is None and store is not None and refresh_token is None:
             dpop_key = store.load_key()
@@ -225,8 +195,8 @@ class TokenAuth(DeviceSessions):
 
     def _accept_login(self, response: httpx.Response, signer: ProofSigner) -> TokenSet:
         if response.status_code != 200:
-            error, description = _error_of(response)
-            raise LoginFailed(error, description, response.status_code, _retry_after(response))
+            error, description = error_of(response)
+            raise LoginFailed(error, description, response.status_code, retry_after(response))
         tokens = parse_token_response(response.json(), self._clock.now())
         signer.remember_nonce(response)
         self._signer = signer if tokens.bound else ProofSigner(None, self._clock)
@@ -250,7 +220,8 @@ class TokenAuth(DeviceSessions):
         if self._store is not None:
             self._store.clear()
 
-    def _ended_here(self, session_id: str) -> None:
+    def _revoked_elsewhere(self, session_id: str) -> None:
+        """A session was revoked through this client: if it is this client's, forget it."""
         tokens = self._state.tokens
         if tokens is not None and tokens.session_id == session_id:
             self._end()
@@ -307,14 +278,14 @@ class TokenAuth(DeviceSessions):
             self._install(tokens)
             log.debug("refreshed; session %s", tokens.session_id)
             return
-        error, description = _error_of(response)
+        error, description = error_of(response)
         if response.status_code == 401:
             self._end()
             raise LoginRequired(f"{error}: {description}")
         raise TransientAuthError(
             f"refresh failed ({response.status_code} {error}); the session is kept",
             response.status_code,
-            _retry_after(response),
+            retry_after(response),
         )
 
     def _sends_token_to(self, request: httpx.Request) -> bool:
@@ -372,7 +343,7 @@ class TokenAuth(DeviceSessions):
             rewind()  # the proof again, with the server's nonce
             self._authorize(request, state)
             response = yield request
-        if not _rejects_token(response) or not self._sends_token_to(response.request):
+        if not rejects_token(response) or not self._sends_token_to(response.request):
             return  # (a redirect may have ended on another origin: its 401 is not about us)
         if rewind is None:
             # The body cannot be sent again: hand back the 401, refresh before the next request.
@@ -448,7 +419,7 @@ class TokenAuth(DeviceSessions):
             rewind()  # see sync_auth_flow
             self._authorize(request, state)
             response = yield request
-        if not _rejects_token(response) or not self._sends_token_to(response.request):
+        if not rejects_token(response) or not self._sends_token_to(response.request):
             return
         if rewind is None:
             self._mark_rejected(state.generation)  # see sync_auth_flow

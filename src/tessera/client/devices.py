@@ -8,6 +8,7 @@ refresh and retry on a 401 — and `LoginRequired` once the session is over.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -62,10 +63,8 @@ class DeviceSessions(httpx.Auth):
 
     url: str
     _client_options: dict[str, Any]
-
-    def _ended_here(self, session_id: str) -> None:
-        """This client's own session was revoked: forget it, as `logout()` does."""
-        raise NotImplementedError
+    # Called with a session id just revoked: `TokenAuth` forgets it if it is its own session.
+    _ended_here: Callable[[str], None]
 
     def _session_url(self, session_id: str) -> str:
         return f"{self.url}/sessions/{quote(session_id, safe='')}"
