@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from tessera import ManualClock, Settings, Tessera, create_app
 
+pytest_plugins = ["tests.browser"]  # the browser tests' fixtures
+
 PASSWORD = "correct horse battery staple"
 START = 1_800_000_000.0
 

@@ -1,4 +1,4 @@
-"""tessera.js with DPoP in real Chromium against a real server (see test_browser.py for how):
+"""tessera.js with DPoP in real Chromium against a real server (see tests/browser.py for how):
 the key is in IndexedDB and cannot be exported, a copied refresh cookie is useless elsewhere,
 a lost refresh response is recovered long after the grace window, and tabs still rotate once
 per expiry."""
@@ -19,9 +19,9 @@ from playwright.sync_api import Browser, Page, Request, Route
 from tessera import ManualClock, Tessera, create_app
 from tessera.dpop.keys import thumbprint
 from tessera.store.records import AuditEvent
+from tests.browser import LEEWAY, TTL, Live, live_in
 from tests.conftest import PASSWORD, make_settings
 from tests.live import add_user, run_async
-from tests.test_browser import LEEWAY, TTL, Live, browser, live_in  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ STORED_KEY = """async () => {
 
 
 @pytest.fixture
-def live(tmp_path: Path, browser: Browser) -> Iterator[Live]:  # noqa: F811
+def live(tmp_path: Path, browser: Browser) -> Iterator[Live]:
     """A server (reuse grace GRACE) with the app page at /app, and a browser on its clock."""
     data_dir = tmp_path / "server"
     add_user(data_dir, "alice")
@@ -154,7 +154,7 @@ def test_the_key_lives_in_indexeddb_cannot_be_exported_and_serves_every_tab(live
 
 def test_a_refresh_cookie_copied_into_another_browser_is_refused(
     live: Live,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     owner = open_app(live)
     sign_in(owner)

@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tessera.web import decoder_page
-from tests.test_browser import browser  # noqa: F401 - the fixture (and Chromium's skip rules)
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +32,7 @@ URL = "https://decoder.test/decoder"
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:  # noqa: F811 - the fixture above
+def page(browser: Browser) -> Iterator[Page]:
     html, csp = decoder_page()
     context = browser.new_context()
 

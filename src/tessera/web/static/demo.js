@@ -117,6 +117,7 @@ addEventListener("message", (event) => {
 setInterval(tick, 250);
 log("info", "page loaded: restoring the session from the refresh cookie");
 auth.restore().then(async (signedIn) => {
+  $("login-fields").disabled = false; // the form works from here on (see demo.html)
   showSession(signedIn);
   if (signedIn) {
     log("info", "session restored");
