@@ -32,6 +32,7 @@ APP_PAGE = """<!doctype html><meta charset="utf-8"><title>an axios app</title>
 <script type="module">
   import axios from "/vendor/axios.js";
   import { createAuth } from "/auth/tessera.js";
+  window.axios = axios;
   window.events = [];
   const listed = new URLSearchParams(location.search).get("api");
   window.auth = createAuth({ baseUrl: "/auth", apiOrigins: listed ? [listed] : [], proactive: false });
@@ -177,6 +178,8 @@ def test_the_token_goes_only_to_the_pages_origin_and_the_listed_ones(live: Live)
         status = "async (url) => (await call({ url })).status"
         assert page.evaluate(status, listed + "/listed") == 200
         assert page.evaluate(status, other + "/other") == 200
+        elsewhere = "async (base) => (await auth.axios(axios.create({ baseURL: base })).get('/based')).status"
+        assert page.evaluate(elsewhere, other) == 200  # a relative path under another baseURL
         # A listed API redirects elsewhere, and that answers 401: not a verdict on our token.
         assert page.evaluate(status, f"{listed}/redirect?to={other}/401/moved") == 401
         assert live.refreshes() == 0
@@ -189,6 +192,7 @@ def test_the_token_goes_only_to_the_pages_origin_and_the_listed_ones(live: Live)
     assert gets == [
         ("/listed", f"DPoP {token}", True),
         ("/other", None, False),
+        ("/based", None, False),
         (f"/redirect?to={other}/401/moved", f"DPoP {token}", True),
         ("/401/moved", None, True),  # Chromium drops the token on the way (not the proof)
         ("/401/other", None, False),

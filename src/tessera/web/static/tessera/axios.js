@@ -44,12 +44,17 @@ function setHeaders(config, values) {
 }
 
 /**
- * The full URL an axios config names: axios's own `getUri` (baseURL, url, params), resolved.
- * @param {any} instance @param {any} config @param {Core} core
+ * The URL an axios config names, resolved: `baseURL` and `url` joined as axios joins them
+ * (an absolute `url` stands alone unless `allowAbsoluteUrls` is false). Not `getUri()`: before
+ * axios 1.0 it ignored `baseURL`, and a relative path would have passed for the page's own.
+ * @param {any} config @param {Core} core
  */
-function urlOf(instance, config, core) {
-  const uri = typeof instance.getUri === "function" ? instance.getUri(config) : (config.url ?? "");
-  return core.absolute(uri);
+function urlOf(config, core) {
+  const url = String(config.url ?? "");
+  const base = config.baseURL ? String(config.baseURL) : "";
+  const absolute = /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url);
+  if (!base || (absolute && config.allowAbsoluteUrls !== false)) return core.absolute(url);
+  return core.absolute(url ? `${base.replace(/\/?\/$/, "")}/${url.replace(/^\/+/, "")}` : base);
 }
 
 /**
@@ -69,7 +74,7 @@ export function attachAxios(instance, core, attached) {
   const sent = new WeakMap();
 
   axios.interceptors.request.use(async (/** @type {any} */ config) => {
-    const url = urlOf(axios, config, core);
+    const url = urlOf(config, core);
     if (!url || !core.trusted(url.href)) return config; // untouched: no token, no refresh, no retry
     await core.ensureFresh();
     const { session, generation } = core.state();
