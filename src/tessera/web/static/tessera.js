@@ -20,11 +20,10 @@
  * login, refresh and each request carry a proof by it, so a copied cookie or token is
  * useless elsewhere.
  *
- * Its parts are modules beside it, under `tessera/` (served at `{prefix}/tessera/NAME`): the
- * state, one frozen snapshot, and its transitions (`state.js`); the cross-tab messages and
- * lock (`tabs.js`); how requests go out (`requests.js`); DPoP proofs (`dpop.js`), the key's
- * storage (`keys.js`) and nonces (`prover.js`); the options, trusted origins, HTTP helpers
- * and errors.
+ * Its parts are modules under `tessera/` (served at `{prefix}/tessera/NAME`): the state and
+ * its transitions (`state.js`), the cross-tab messages and lock (`tabs.js`), how requests go
+ * out (`requests.js`), DPoP (`dpop.js`, `keys.js`, `prover.js`), the axios adapter
+ * (`axios.js`), "your devices" (`devices.js`), options, origins, HTTP helpers and errors.
  *
  * @module tessera
  */
@@ -308,26 +307,13 @@ export function createAuth(options = {}) {
   }
 
   /** What `auth.axios` needs from this client. @type {import("./tessera/axios.js").Core} */
-  const axiosCore = {
-    trusted: (url) => trusted(url),
-    absolute: (url) => absolute(url),
-    ensureFresh: () => ensureFresh(),
-    refresh: () => refresh(),
-    state: () => state,
-    authorization,
-    remember,
-    emit,
-  };
-  /** @type {WeakSet<object>} */
+  const axiosCore = { trusted, absolute, ensureFresh, refresh, state: () => state, authorization, remember, emit };
   const attachedAxios = new WeakSet();
-
-  /** @type {() => Promise<void>} */
-  let logout = async () => {};
   const devices = createDevices({
     baseUrl,
     send: (url, init) => authorizedFetch(url, init, true), // the auth server: its own token's home
     sessionId: () => state.session?.sessionId ?? null,
-    logout: () => logout(),
+    logout: () => client.logout(),
   });
 
   const client = {
@@ -431,6 +417,5 @@ export function createAuth(options = {}) {
       channel?.close();
     },
   };
-  logout = () => client.logout();
   return client;
 }
