@@ -35,7 +35,8 @@ APP_PAGE = """<!doctype html><meta charset="utf-8"><title>an axios app</title>
   window.axios = axios;
   window.events = [];
   const listed = new URLSearchParams(location.search).get("api");
-  window.auth = createAuth({ baseUrl: "/auth", apiOrigins: listed ? [listed] : [], proactive: false });
+  const apiOrigins = listed ? [listed] : [];
+  window.auth = createAuth({ baseUrl: "/auth", apiOrigins, proactive: false });
   window.api = auth.axios(axios.create({ timeout: 10_000 }));
   for (const name of ["logout", "refreshed", "error"]) auth.on(name, () => events.push(name));
   // An axios call's outcome as plain data: its status, or the error's.
@@ -178,7 +179,8 @@ def test_the_token_goes_only_to_the_pages_origin_and_the_listed_ones(live: Live)
         status = "async (url) => (await call({ url })).status"
         assert page.evaluate(status, listed + "/listed") == 200
         assert page.evaluate(status, other + "/other") == 200
-        elsewhere = "async (base) => (await auth.axios(axios.create({ baseURL: base })).get('/based')).status"
+        based = "(baseURL) => auth.axios(axios.create({ baseURL })).get('/based')"
+        elsewhere = f"async (base) => (await ({based})(base)).status"
         assert page.evaluate(elsewhere, other) == 200  # a relative path under another baseURL
         # A listed API redirects elsewhere, and that answers 401: not a verdict on our token.
         assert page.evaluate(status, f"{listed}/redirect?to={other}/401/moved") == 401
