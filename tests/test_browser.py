@@ -102,7 +102,8 @@ def test_two_tabs_rotate_once_per_expiry(live: Live) -> None:
 def test_server_side_revoke_logs_out_without_looping(live: Live) -> None:
     page = live.open()
     sign_in(page)
-    revoke_all(live, page.inner_text("#fact-sub"))
+    expect(page.locator("#fact-sub")).to_have_text("alice")  # the user's name, not the id
+    revoke_all(live, "alice")
     live.advance(TTL - 5)
     page.wait_for_selector("#login-card:not(.hidden)")
     assert any("session ended" in line for line in timeline(page))
@@ -153,7 +154,7 @@ def test_reload_restores_the_session(live: Live) -> None:
     expect(page.locator("#fact-sub")).to_have_text(sub)
 
 
-def revoke_all(live: Live, subject: str) -> None:
+def revoke_all(live: Live, username: str) -> None:
     """Revoke through a second service on the same database, as `tessera sessions revoke`
     would (the server's own store belongs to the server thread's event loop)."""
 
@@ -161,7 +162,9 @@ def revoke_all(live: Live, subject: str) -> None:
         admin = Tessera(live.service.settings, clock=live.clock)
         try:
             await admin.start()
-            await admin.sessions.revoke_all(subject, "admin_revoked", ClientInfo())
+            user = await admin.users.get(username)
+            assert user is not None
+            await admin.sessions.revoke_all(user.id, "admin_revoked", ClientInfo())
         finally:
             await admin.close()
 

@@ -1,11 +1,14 @@
 // Uses every public name of the `tessera-auth` package; must type-check under `strict`.
+import axios, { type AxiosInstance, type AxiosResponse } from "axios";
 import * as tessera from "tessera-auth";
 import {
   type Auth,
   type AuthEventName,
   type AuthEvents,
   type AuthOptions,
+  type AxiosLike,
   type Channel,
+  type DeviceSession,
   type KeyStore,
   type Locks,
   type LoginErrorCode,
@@ -16,6 +19,7 @@ import {
   type TraceEvent,
   createAuth,
   LoginError,
+  RequestError,
   TransientError,
 } from "tessera-auth";
 
@@ -24,12 +28,17 @@ import {
 export const exported: Record<keyof typeof tessera, true> = {
   createAuth: true,
   LoginError: true,
+  RequestError: true,
   TransientError: true,
 };
 export const members: Record<keyof Auth, true> = {
   login: true,
   restore: true,
   fetch: true,
+  axios: true,
+  sessions: true,
+  revokeSession: true,
+  revokeOtherSessions: true,
   logout: true,
   on: true,
   expiresAt: true,
@@ -141,6 +150,37 @@ export async function main(): Promise<void> {
   const response: Response = await auth.fetch("/api/me", { method: "GET", headers: { Accept: "application/json" } });
   await auth.fetch(new URL("https://api.example.com/v1/reports"));
   await auth.fetch(new Request("/api/me"));
+
+  // axios: the instance comes back with its own type.
+  const api: AxiosInstance = auth.axios(axios.create({ baseURL: "https://api.example.com" }));
+  const like: AxiosLike = axios.create();
+  auth.axios(like);
+  auth.axios(axios); // the default instance too
+  const me: AxiosResponse<{ sub: string }> = await api.get<{ sub: string }>("/v1/me");
+  console.log(me.data.sub);
+
+  // Your devices.
+  const sessions: DeviceSession[] = await auth.sessions();
+  for (const session of sessions) {
+    const name: string = session.device ?? "unknown device";
+    const at: number = session.lastUsedAt;
+    const facts: [string | null, string | null, number, number, number, boolean] = [
+      session.ip, session.userAgent, session.createdAt, session.expiresAt, session.refreshExpiresAt, session.current,
+    ];
+    if (!session.current) {
+      const revoked: boolean = await auth.revokeSession(session.id);
+      console.log(name, at, facts, revoked);
+    }
+  }
+  try {
+    const none: void = await auth.revokeOtherSessions();
+    console.log(none);
+  } catch (error) {
+    if (error instanceof RequestError) {
+      const refused: [string, number, "RequestError"] = [error.code, error.status, error.name];
+      console.log(refused);
+    }
+  }
   const expiresAt: number | null = auth.expiresAt;
   const token: string | null = auth.accessToken;
   const sessionId: string | null = auth.sessionId;
@@ -148,9 +188,10 @@ export async function main(): Promise<void> {
   await auth.logout();
   for (const unsubscribe of unsubscribes) unsubscribe();
   auth.close();
-  const made: [TransientError, LoginError] = [
+  const made: [TransientError, LoginError, RequestError] = [
     new TransientError("refresh failed with 503", 503, 1_000),
     new LoginError("rate_limited", "too many attempts", 429),
+    new RequestError("not_found", "no such session", 404),
   ];
   console.log(made, new TransientError("network"));
 }

@@ -7,8 +7,9 @@
  * See docs/browser.md.
  *
  * These declarations cover the package's whole public API: `createAuth`, the client it
- * returns, its options, each event's detail, and the two error classes. The modules under
- * `tessera/` are internal.
+ * returns, its options, each event's detail, the sessions it lists, and the three error
+ * classes. The modules under `tessera/` are internal. axios is not a dependency: `auth.axios`
+ * takes anything shaped like an axios (≥ 1) instance, typed structurally (`AxiosLike`).
  *
  * @module tessera-auth
  */
@@ -121,6 +122,38 @@ export interface AuthEvents {
 
 export type AuthEventName = keyof AuthEvents;
 
+/**
+ * The part of an axios instance (`axios.create()`, axios ≥ 1) that `auth.axios` uses: its
+ * interceptors and `request`. Structural, so that this package needs no axios of its own.
+ */
+export interface AxiosLike {
+  interceptors: {
+    request: { use(onFulfilled: (config: any) => any): number };
+    response: { use(onFulfilled: (response: any) => any, onRejected: (error: any) => any): number };
+  };
+  request(config: any): Promise<any>;
+}
+
+/** One of the user's sessions ("your devices"), as `auth.sessions()` lists it. */
+export interface DeviceSession {
+  readonly id: string;
+  /** The server's short name for the login's user agent, e.g. "Firefox on Linux"; null when it cannot tell. */
+  readonly device: string | null;
+  /** The address the session was last used from, as the server saw it. */
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  /** When it signed in, ms since the epoch. */
+  readonly createdAt: number;
+  /** When it last refreshed (was last active), ms since the epoch. */
+  readonly lastUsedAt: number;
+  /** When it ends at the latest (absolute lifetime), ms since the epoch. */
+  readonly expiresAt: number;
+  /** When its refresh token ends if unused (idle timeout), ms since the epoch. */
+  readonly refreshExpiresAt: number;
+  /** Whether it is this browser's session. */
+  readonly current: boolean;
+}
+
 /** The client `createAuth` returns. */
 export interface Auth {
   /**
@@ -137,6 +170,25 @@ export interface Auth {
    * untouched.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /**
+   * Make an axios instance behave as `fetch` does: interceptors add the token (and a DPoP
+   * proof of each request) to trusted origins, refresh ahead of expiry and once on a 401
+   * `invalid_token`, and send the request once more. Returns the same instance; a second
+   * call changes nothing. Throws a `TypeError` for something that is not an axios instance.
+   */
+  axios<T extends AxiosLike>(instance: T): T;
+  /**
+   * The user's active sessions, newest first; this browser's has `current: true`. Rejects
+   * with `RequestError` when the server refuses (status 401 once the session is over).
+   */
+  sessions(): Promise<DeviceSession[]>;
+  /**
+   * Sign one session out: its refresh token stops working and its access tokens are refused
+   * at once. False when the user has no session by that id. This browser's own is `logout()`.
+   */
+  revokeSession(id: string): Promise<boolean>;
+  /** Sign out every other session of the user; this one goes on. */
+  revokeOtherSessions(): Promise<void>;
   /** End the session on the server and in every tab. */
   logout(): Promise<void>;
   /** Listen to an event; returns a function that unsubscribes. */
@@ -182,6 +234,16 @@ export class LoginError extends Error {
   readonly name: "LoginError";
   /** The contract's error code, e.g. `"invalid_credentials"` or `"rate_limited"`. */
   readonly code: LoginErrorCode;
+  /** The HTTP status of the refusal. */
+  readonly status: number;
+}
+
+/** The server refused one of the client's own calls (`sessions()`, `revokeSession()`, …). */
+export class RequestError extends Error {
+  constructor(code: string, description: string, status: number);
+  readonly name: "RequestError";
+  /** The contract's error code, e.g. `"invalid_token"` or `"rate_limited"`; `"error"` for an unreadable answer. */
+  readonly code: string;
   /** The HTTP status of the refusal. */
   readonly status: number;
 }

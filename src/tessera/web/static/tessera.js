@@ -20,23 +20,24 @@
  * login, refresh and each request carry a proof by it, so a copied cookie or token is
  * useless elsewhere.
  *
- * Its parts are modules beside it, under `tessera/` (served at `{prefix}/tessera/NAME`): the
- * state, one frozen snapshot, and its transitions (`state.js`); the cross-tab messages and
- * lock (`tabs.js`); how requests go out (`requests.js`); DPoP proofs (`dpop.js`), the key's
- * storage (`keys.js`) and nonces (`prover.js`); the options, trusted origins, HTTP helpers
- * and errors.
+ * Its parts are modules under `tessera/` (served at `{prefix}/tessera/NAME`): the state and
+ * its transitions (`state.js`), the cross-tab messages and lock (`tabs.js`), how requests go
+ * out (`requests.js`), DPoP (`dpop.js`, `keys.js`, `prover.js`), the axios adapter
+ * (`axios.js`), "your devices" (`devices.js`), options, origins, HTTP helpers and errors.
  *
  * @module tessera
  */
 
-import { LoginError, TransientError } from "./tessera/errors.js";
+import { attachAxios } from "./tessera/axios.js";
+import { createDevices } from "./tessera/devices.js";
+import { LoginError, RequestError, TransientError } from "./tessera/errors.js";
 import { rejectsToken, replayable, retryAfterMs, urlOf } from "./tessera/http.js";
 import { configure } from "./tessera/options.js";
 import { createRequests } from "./tessera/requests.js";
 import * as State from "./tessera/state.js";
 import { exclusive, logoutMessage, readMessage, tokenMessage } from "./tessera/tabs.js";
 
-export { LoginError, TransientError };
+export { LoginError, RequestError, TransientError };
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1; // setTimeout overflows past this
 // After another tab's refresh (the marker names a token newer than ours), how long its token
@@ -54,7 +55,7 @@ export function createAuth(options = {}) {
   const config = configure(options);
   const { baseUrl, lockTimeoutMs, refreshTimeoutMs, doFetch, now, timers } = config;
   const { locks, channel, hasDocument, storage, marker, proactive, prover } = config;
-  const { trusted, post, send } = createRequests(config, options.pageUrl);
+  const { trusted, post, send, absolute, authorization, remember } = createRequests(config, options.pageUrl);
   const lockName = `tessera-refresh:${baseUrl}`;
 
   /** Everything a request reads, one frozen snapshot: replaced whole by `swap`, never edited. */
@@ -276,7 +277,46 @@ export function createAuth(options = {}) {
     }
   }
 
-  return {
+  /**
+   * `auth.fetch`'s path; `trust`: may this request carry the token (the page's origin, a
+   * listed one, or the auth server itself for the client's own calls).
+   * @param {RequestInfo | URL} input @param {RequestInit} init @param {boolean} trust
+   */
+  async function authorizedFetch(input, init, trust) {
+    if (!trust) {
+      const response = await doFetch(input, init);
+      emit("trace", { type: "request", url: urlOf(input), status: response.status });
+      return response;
+    }
+    await ensureFresh();
+    const sent = state;
+    const canReplay = replayable(input, init);
+    const first = await send(input, init, sent.session, canReplay);
+    emit("trace", { type: "request", url: urlOf(input), status: first.status });
+    if (!rejectsToken(first) || state.ended) return first;
+    if (first.url && !trusted(first.url)) return first; // redirected elsewhere: not our token's 401
+    if (!canReplay) {
+      if (state.generation === sent.generation) swap(State.rejected(state));
+      return first;
+    }
+    if (state.generation === sent.generation) await refresh(); // else another caller refreshed already
+    if (!state.session) return first; // the session ended
+    const second = await send(input, init, state.session, canReplay);
+    emit("trace", { type: "retry", url: urlOf(input), status: second.status });
+    return second;
+  }
+
+  /** What `auth.axios` needs from this client. @type {import("./tessera/axios.js").Core} */
+  const axiosCore = { trusted, absolute, ensureFresh, refresh, state: () => state, authorization, remember, emit };
+  const attachedAxios = new WeakSet();
+  const devices = createDevices({
+    baseUrl,
+    send: (url, init) => authorizedFetch(url, init, true), // the auth server: its own token's home
+    sessionId: () => state.session?.sessionId ?? null,
+    logout: () => client.logout(),
+  });
+
+  const client = {
     /**
      * Log in; the refresh token arrives as an HttpOnly cookie. With DPoP, a new key is made
      * and the session bound to it. Under the refresh lock, so that no tab refreshes the new
@@ -319,29 +359,19 @@ export function createAuth(options = {}) {
      * refresh, no retry.
      * @param {RequestInfo | URL} input @param {RequestInit} [init]
      */
-    async fetch(input, init = {}) {
-      if (!trusted(input)) {
-        const response = await doFetch(input, init);
-        emit("trace", { type: "request", url: urlOf(input), status: response.status });
-        return response;
-      }
-      await ensureFresh();
-      const sent = state;
-      const canReplay = replayable(input, init);
-      const first = await send(input, init, sent.session, canReplay);
-      emit("trace", { type: "request", url: urlOf(input), status: first.status });
-      if (!rejectsToken(first) || state.ended) return first;
-      if (first.url && !trusted(first.url)) return first; // redirected elsewhere: not our token's 401
-      if (!canReplay) {
-        if (state.generation === sent.generation) swap(State.rejected(state));
-        return first;
-      }
-      if (state.generation === sent.generation) await refresh(); // else another caller refreshed already
-      if (!state.session) return first; // the session ended
-      const second = await send(input, init, state.session, canReplay);
-      emit("trace", { type: "retry", url: urlOf(input), status: second.status });
-      return second;
+    fetch(input, init = {}) {
+      return authorizedFetch(input, init, trusted(input));
     },
+
+    /**
+     * The same for an axios instance, through its interceptors; returns the instance.
+     * @template T @param {T} instance @returns {T}
+     */
+    axios(instance) {
+      return attachAxios(instance, axiosCore, attachedAxios);
+    },
+
+    ...devices,
 
     /** End the session on the server and in every tab (proven by the key, as a refresh is). */
     async logout() {
@@ -387,4 +417,5 @@ export function createAuth(options = {}) {
       channel?.close();
     },
   };
+  return client;
 }

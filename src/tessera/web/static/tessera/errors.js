@@ -24,3 +24,14 @@ export class LoginError extends Error {
     this.status = status;
   }
 }
+
+/** A call of the client's own (`sessions()`, `revokeSession()`, …) that the server refused. */
+export class RequestError extends Error {
+  /** @param {string} code @param {string} description @param {number} status */
+  constructor(code, description, status) {
+    super(`${code}: ${description || status}`);
+    this.name = "RequestError";
+    this.code = code;
+    this.status = status;
+  }
+}

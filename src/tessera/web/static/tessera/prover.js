@@ -48,6 +48,17 @@ export function createProver({ subtle, keys, slot, now }) {
     return loading;
   }
 
+  /** @param {{method: string, url: string, key: ProofKey, accessToken?: string | null}} request */
+  function prove({ method, url, key, accessToken = null }) {
+    const nonce = nonces.get(new URL(url).origin) ?? null;
+    return makeProof(subtle, key, { method, url, accessToken, nonce, iat: now() / 1000 });
+  }
+
+  /** @param {string} url @param {string | null | undefined} nonce */
+  function remember(url, nonce) {
+    if (nonce) nonces.set(new URL(url).origin, nonce);
+  }
+
   return {
     /** A new key for a login; kept (`adopt`) only once a session is bound to it. */
     fresh: () => generateKey(subtle),
@@ -79,19 +90,26 @@ export function createProver({ subtle, keys, slot, now }) {
     },
 
     /**
+     * A proof for one request by `key`, with the latest nonce `url`'s origin gave (for a
+     * client that sends the request itself: the axios adapter).
+     * @param {{method: string, url: string, key: ProofKey, accessToken?: string | null}} request
+     */
+    prove,
+
+    /** Keep the nonce an answer from `url` carries, if any. @param {string} url @param {string | null | undefined} nonce */
+    remember,
+
+    /**
      * `transmit(proof)` with a proof for this request by `key` (no proof without a key); once
      * more with a fresh proof when the server asks for a nonce and `retry` allows it.
      * @param {(proof: string | null) => Promise<Response>} transmit
      * @param {{method: string, url: string, key: ProofKey | null, accessToken?: string | null, retry?: boolean}} request
      */
     async send(transmit, { method, url, key, accessToken = null, retry = true }) {
-      const origin = new URL(url).origin;
       const attempt = async () => {
-        const nonce = nonces.get(origin) ?? null;
-        const proof = key && (await makeProof(subtle, key, { method, url, accessToken, nonce, iat: now() / 1000 }));
+        const proof = key && (await prove({ method, url, key, accessToken }));
         const response = await transmit(proof);
-        const next = response.headers.get("dpop-nonce");
-        if (next) nonces.set(origin, next);
+        remember(url, response.headers.get("dpop-nonce"));
         return response;
       };
       const first = await attempt();

@@ -47,6 +47,27 @@ export function createRequests({ baseUrl, credentials, doFetch, origins, prover 
       return prover && target ? prover.send(transmit, { method: "POST", url: target.href, key }) : transmit(null);
     },
 
+    absolute,
+
+    /**
+     * The headers that carry the session's token to `url` with `method` — a DPoP proof by its
+     * key included — for a request something else sends (the axios adapter).
+     * @param {Readonly<Session>} session @param {string} method @param {string} url absolute
+     * @returns {Promise<Record<string, string>>}
+     */
+    async authorization(session, method, url) {
+      const { token, scheme, jkt } = session;
+      if (scheme !== "DPoP" || !prover) return { Authorization: `${scheme} ${token}` };
+      const key = await prover.keyFor(jkt);
+      const proof = key ? await prover.prove({ method, url, key, accessToken: token }) : null;
+      return { Authorization: `DPoP ${token}`, ...(proof ? { DPoP: proof } : {}) };
+    },
+
+    /** Keep the DPoP nonce an answer from `url` carries. @param {string} url @param {string | null | undefined} nonce */
+    remember(url, nonce) {
+      prover?.remember(url, nonce);
+    },
+
     /**
      * `input` with the session's access token: as Bearer, or as DPoP with a proof by the key
      * it is bound to (a nonce retry only if the body can be sent again).

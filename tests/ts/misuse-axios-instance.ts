@@ -1,0 +1,2 @@
+import { createAuth } from "tessera-auth";
+createAuth().axios(fetch); // error TS2345
