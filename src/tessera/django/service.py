@@ -1,0 +1,53 @@
+"""The one Tessera of a Django process, built from the Django settings: served beside Django's
+ASGI application (`with_tessera`), and verifying access tokens for DRF and Django views
+(`verifier`) from the same key ring."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from tessera.django.users import DjangoUsers, RoleMap
+from tessera.http.beside import beside
+from tessera.http.in_process import in_process_verifier
+from tessera.http.mount import Tessera
+from tessera.settings import Settings
+from tessera.verify.verifier import Verifier
+
+__all__ = ["service", "verifier", "with_tessera"]
+
+_lock = threading.Lock()
+_built: tuple[Tessera, Verifier] | None = None
+
+
+def _build() -> tuple[Tessera, Verifier]:
+    global _built
+    with _lock:
+        if _built is None:
+            from django.conf import settings
+
+            configured: dict[str, Any] = dict(getattr(settings, "TESSERA", None) or {})
+            roles = RoleMap.from_setting(getattr(settings, "TESSERA_ROLES", None))
+            auth = Tessera(Settings(**configured), authenticator=DjangoUsers(roles))
+            _built = (auth, in_process_verifier(auth))
+        return _built
+
+
+def service() -> Tessera:
+    """This process's Tessera: `Settings(**settings.TESSERA)` (any setting not given there is
+    read from `TESSERA_*` environment variables and `tessera.toml`, as `tessera serve` reads
+    them), with Django's users (`DjangoUsers`, roles from `settings.TESSERA_ROLES`)."""
+    return _build()[0]
+
+
+def verifier() -> Verifier:
+    """The `Verifier` for `TESSERA_VERIFIER = "tessera.django.verifier"`: this process's keys
+    and revoked sessions, in memory (`tessera.http.in_process`)."""
+    return _build()[1]
+
+
+def with_tessera(django_app: Any) -> Any:
+    """Django's ASGI application with Tessera's endpoints beside it (`tessera.http.beside`):
+    `/auth/…`, `/oauth/…`, the JWKS and the OAuth metadata go to Tessera, the rest to
+    Django."""
+    return beside(service(), django_app)
