@@ -36,11 +36,13 @@ def answers(url: str) -> bool:
 
 
 @contextmanager
-def uvicorn(app: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+def uvicorn(
+    app: str, cwd: Path, env: dict[str, str] | None = None, log_dir: Path | None = None
+) -> Iterator[str]:
     """`python -m uvicorn APP` in `cwd`; yields its base URL once it answers HTTP. Its log is
-    `cwd/uvicorn.log`, shown if it fails to start."""
+    `uvicorn.log` in `log_dir` (default: `cwd`), shown if it fails to start or stop."""
     port = free_port()
-    log_path = cwd / "uvicorn.log"
+    log_path = (log_dir or cwd) / "uvicorn.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
@@ -69,7 +71,3 @@ def uvicorn(app: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[
     # uvicorn re-raises the signal once it has shut down cleanly: -SIGTERM, not 0
     assert process.returncode in (0, -signal.SIGTERM), log_path.read_text()
     assert "Application shutdown complete" in log_path.read_text()
-
-
-def log_of(cwd: Path) -> str:
-    return (cwd / "uvicorn.log").read_text(errors="replace")

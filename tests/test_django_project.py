@@ -24,7 +24,7 @@ PASSWORD = "correct horse battery staple"
 ACCESS_TTL = 2  # seconds: the test waits for a token to expire, polling with a deadline
 HTTP_TIMEOUT = 10.0
 
-VIEWS = '''
+VIEWS = """
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -43,7 +43,7 @@ class StaffOnly(APIView):
 
     def get(self, request):
         return Response({"ok": True})
-'''
+"""
 
 URLS = """
 from django.contrib import admin
@@ -144,56 +144,59 @@ def walk(project: Path, pks: dict[str, int]) -> None:
         "TESSERA_ACCESS_TTL": str(ACCESS_TTL),
         "TESSERA_LEEWAY": "0",
     }
-    with uvicorn("mysite.asgi:application", project, env) as url:
-        with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT) as http:
-            # Django still serves its own pages; Tessera its endpoints, beside them.
-            assert http.get("/admin/login/").status_code == 200
-            assert http.get("/.well-known/jwks.json").json()["keys"]
-            assert http.get("/auth/tessera.js").status_code == 200
-            assert http.get("/api/me/").status_code == 401
+    with (
+        uvicorn("mysite.asgi:application", project, env, log_dir=project.parent) as url,
+        httpx.Client(base_url=url, timeout=HTTP_TIMEOUT) as http,
+    ):
+        # Django still serves its own pages; Tessera its endpoints, beside them.
+        assert http.get("/admin/login/").status_code == 200
+        assert http.get("/.well-known/jwks.json").json()["keys"]
+        assert http.get("/auth/tessera.js").status_code == 200
+        assert http.get("/api/me/").status_code == 401
 
-            assert_error(login(http, "alice", "wrong password"), 401, "invalid_credentials")
-            assert_error(login(http, "gone"), 401, "invalid_credentials")  # inactive
-            assert_error(login(http, "nobody"), 401, "invalid_credentials")
+        assert_error(login(http, "alice", "wrong password"), 401, "invalid_credentials")
+        assert_error(login(http, "gone"), 401, "invalid_credentials")  # inactive
+        assert_error(login(http, "nobody"), 401, "invalid_credentials")
 
-            for username, role in (("sam", "staff"), ("eve", "editor")):
-                tokens = login(http, username).json()
-                me = http.get("/api/me/", headers=bearer(tokens["access_token"]))
-                assert me.json() == {"sub": str(pks[username]), "role": role}, me.text
-            assert http.get("/api/staff/", headers=bearer(tokens["access_token"])).status_code == 403
-
-            signed_in = login(http, "alice")
-            assert signed_in.status_code == 200, signed_in.text
-            tokens = signed_in.json()
-            assert tokens["token_type"] == "Bearer"
+        for username, role, staff_page in (("sam", "staff", 200), ("eve", "editor", 403)):
+            tokens = login(http, username).json()
             me = http.get("/api/me/", headers=bearer(tokens["access_token"]))
-            assert me.status_code == 200, me.text
-            assert me.json() == {"sub": str(pks["alice"]), "role": "user"}
+            assert me.json() == {"sub": str(pks[username]), "role": role}, me.text
+            staff_only = http.get("/api/staff/", headers=bearer(tokens["access_token"]))
+            assert staff_only.status_code == staff_page, staff_only.text
 
-            def expired() -> bool:
-                answer = http.get("/api/me/", headers=bearer(tokens["access_token"]))
-                return answer.status_code == 401
+        signed_in = login(http, "alice")
+        assert signed_in.status_code == 200, signed_in.text
+        tokens = signed_in.json()
+        assert tokens["token_type"] == "Bearer"
+        me = http.get("/api/me/", headers=bearer(tokens["access_token"]))
+        assert me.status_code == 200, me.text
+        assert me.json() == {"sub": str(pks["alice"]), "role": "user"}
 
-            wait_until(expired, "the access token to expire", within=ACCESS_TTL + 10)
-            stale = http.get("/api/me/", headers=bearer(tokens["access_token"]))
-            assert_error(stale, 401, "invalid_token")
-            assert 'error="invalid_token"' in stale.headers["WWW-Authenticate"]
+        def expired() -> bool:
+            answer = http.get("/api/me/", headers=bearer(tokens["access_token"]))
+            return answer.status_code == 401
 
-            refreshed = http.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-            assert refreshed.status_code == 200, refreshed.text
-            fresh = refreshed.json()
-            assert fresh["session_id"] == tokens["session_id"]
-            me = http.get("/api/me/", headers=bearer(fresh["access_token"]))
-            assert me.status_code == 200, me.text
-            assert me.json()["sub"] == str(pks["alice"])
+        wait_until(expired, "the access token to expire", within=ACCESS_TTL + 10)
+        stale = http.get("/api/me/", headers=bearer(tokens["access_token"]))
+        assert_error(stale, 401, "invalid_token")
+        assert 'error="invalid_token"' in stale.headers["WWW-Authenticate"]
 
-            logout = http.post("/auth/logout", json={"refresh_token": fresh["refresh_token"]})
-            assert logout.status_code == 204
-            # The DRF view reads this process's revoked sessions: refused at once, not at exp.
-            gone = http.get("/api/me/", headers=bearer(fresh["access_token"]))
-            assert_error(gone, 401, "invalid_token")
-            after = http.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
-            assert_error(after, 401, "invalid_grant")
+        refreshed = http.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
+        fresh = refreshed.json()
+        assert fresh["session_id"] == tokens["session_id"]
+        me = http.get("/api/me/", headers=bearer(fresh["access_token"]))
+        assert me.status_code == 200, me.text
+        assert me.json()["sub"] == str(pks["alice"])
+
+        logout = http.post("/auth/logout", json={"refresh_token": fresh["refresh_token"]})
+        assert logout.status_code == 204
+        # The DRF view reads this process's revoked sessions: refused at once, not at exp.
+        gone = http.get("/api/me/", headers=bearer(fresh["access_token"]))
+        assert_error(gone, 401, "invalid_token")
+        after = http.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+        assert_error(after, 401, "invalid_grant")
 
 
 def test_django_project_on_sqlite(tmp_path: Path) -> None:

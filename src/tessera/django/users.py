@@ -67,7 +67,9 @@ class RoleMap:
         if self.staff is not None and user.is_staff:
             return self.staff
         if self.groups:
-            member_of = set(user.groups.filter(name__in=list(self.groups)).values_list("name", flat=True))
+            member_of = set(
+                user.groups.filter(name__in=list(self.groups)).values_list("name", flat=True)
+            )
             for group, role in self.groups.items():
                 if group in member_of:
                     return role
