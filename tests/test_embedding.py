@@ -20,8 +20,8 @@ def build_app(auth: Tessera) -> FastAPI:
         return {"for": claims.sub}
 
     @app.get("/profile")
-    async def profile(claims: AccessClaims = Depends(auth.require())) -> dict[str, str]:
-        return {"role": claims.role}
+    async def profile(claims: AccessClaims = Depends(auth.require())) -> dict[str, str | None]:
+        return {"role": claims.role, "name": claims.name}
 
     return app
 
@@ -49,7 +49,7 @@ def test_include_router_and_require_role(tmp_path: Path) -> None:
         assert 'error="insufficient_scope"' in forbidden.headers["www-authenticate"]
         assert client.get(
             "/profile", headers={"Authorization": f"Bearer {clerk_token}"}
-        ).json() == {"role": "user"}
+        ).json() == {"role": "user", "name": "clerk"}
         missing = client.get("/reports")
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"].startswith("Bearer")
@@ -69,7 +69,7 @@ class AppUsers:
 
     async def authenticate(self, username: str, password: str) -> Principal | None:
         if (username, password) == ("ext-user", "their-own-password"):
-            return Principal(subject="ext-42", role="editor")
+            return Principal(subject="ext-42", role="editor", name="Ext User")
         return None
 
 
@@ -83,7 +83,15 @@ def test_pluggable_authenticator(tmp_path: Path) -> None:
         assert ok.status_code == 200
         token = ok.json()["access_token"]
         assert client.get("/profile", headers={"Authorization": f"Bearer {token}"}).json() == {
-            "role": "editor"
+            "role": "editor",
+            "name": "Ext User",
+        }
+        # The name is the session's: every refreshed token carries it too.
+        refreshed = client.post("/auth/refresh", headers={"X-Tessera-CSRF": "1"})
+        token = refreshed.json()["access_token"]
+        assert client.get("/profile", headers={"Authorization": f"Bearer {token}"}).json() == {
+            "role": "editor",
+            "name": "Ext User",
         }
         refused = client.post("/auth/login", json={"username": "ext-user", "password": "x"})
         assert refused.status_code == 401

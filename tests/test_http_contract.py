@@ -119,8 +119,10 @@ async def test_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient) -> N
 async def test_me_reports_the_token(client: httpx.AsyncClient) -> None:
     tokens = await login(client, "root")
     me = (await client.get("/api/me", headers=bearer(tokens["access_token"]))).json()
-    assert set(me) == {"sub", "role", "sid", "exp"}
+    assert set(me) == {"sub", "role", "sid", "exp", "name"}
     assert me["role"] == "admin"
+    assert me["name"] == "root"  # the username, for showing; sub stays the user's id
+    assert me["sub"] != "root"
     assert me["sid"] == tokens["session_id"]
     assert me["exp"] == tokens["expires_at"]
 

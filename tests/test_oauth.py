@@ -492,6 +492,7 @@ async def test_introspecting_an_access_token(oauth: Any) -> None:
         "token_type": "Bearer",
         "client_id": "tessera",
         "sub": claims["sub"],
+        "username": "alice",
         "aud": "tessera-tests",
         "iss": "https://auth.test",
         "exp": claims["exp"],
@@ -520,6 +521,7 @@ async def test_introspecting_a_refresh_token(oauth: Any) -> None:
     answer = await introspect(client, first["refresh_token"], token_type_hint="refresh_token")
     assert answer["active"] is True
     assert answer["sid"] == sid
+    assert answer["username"] == "alice"
     assert answer["client_id"] == "tessera"
     assert answer["exp"] == int(clock.now() + service.settings.refresh_idle_ttl)
     assert "token_type" not in answer  # RFC 7662's token_type names access-token types

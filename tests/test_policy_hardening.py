@@ -162,6 +162,10 @@ def test_principals_are_bounded_so_no_login_mints_a_token_refused_later() -> Non
     for subject, role in (("s" * 256, "user"), ("", "user"), ("u", "r" * 101), ("u", "")):
         with pytest.raises(ValueError, match="subject is 1-255 characters"):
             Principal(subject, role)
+    Principal("s", "r", name="n" * 255)
+    for name in ("", "n" * 256, "two\nlines", "tab\there", "\x00"):
+        with pytest.raises(ValueError, match="name is 1-255 printable characters"):
+            Principal("s", "r", name=name)
 
 
 # surrogates -----------------------------------------------------------------------------------

@@ -203,6 +203,7 @@ class AuthService:
             # `exp` counts whole seconds from int(now): capped at the end's whole second.
             ttl=min(self.settings.access_ttl, math.floor(session.expires_at) - int(now)),
             jkt=session.jkt,
+            name=session.name,
         )
 
     async def verify_access_token(self, token: object) -> AccessClaims:

@@ -60,7 +60,9 @@ class Login:
             await self._failed(username, client)
             raise InvalidCredentials("username or password is wrong")
         await self.limits.login_succeeded(attempt)
-        issued = await self.sessions.open(principal.subject, principal.role, client, jkt)
+        issued = await self.sessions.open(
+            principal.subject, principal.role, client, jkt, name=principal.name
+        )
         self.metrics.logins.labels("ok").inc()
         return issued
 

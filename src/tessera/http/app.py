@@ -76,7 +76,9 @@ def create_app(auth: Tessera) -> FastAPI:
     @app.get("/api/me", response_model=Me, tags=["demo"])
     async def me(claims: AccessClaims = Depends(auth.require())) -> Me:
         """A protected resource: who the access token says you are."""
-        return Me(sub=claims.sub, role=claims.role, sid=claims.sid, exp=int(claims.exp))
+        return Me(
+            sub=claims.sub, role=claims.role, sid=claims.sid, exp=int(claims.exp), name=claims.name
+        )
 
     @app.get("/", include_in_schema=False)
     async def demo() -> Response:

@@ -71,6 +71,7 @@ class Me(BaseModel):
     role: str
     sid: str
     exp: int
+    name: str | None = None  # the token's preferred_username, when it carries one
 
 
 class ErrorBody(BaseModel):

@@ -121,9 +121,16 @@ class Sessions:
         return Issued(session, token, self.refresh_expires_at(session), rotated)
 
     async def open(
-        self, subject: str, role: str, client: ClientInfo, jkt: str | None = None
+        self,
+        subject: str,
+        role: str,
+        client: ClientInfo,
+        jkt: str | None = None,
+        *,
+        name: str | None = None,
     ) -> Issued:
-        """Start a session after a successful login (bound to the DPoP key `jkt`, if given)."""
+        """Start a session after a successful login (bound to the DPoP key `jkt`, if given;
+        `name` is the user's display name, minted into each access token)."""
         now = self._clock.now()
         session_id = secrets.token_hex(16)  # hex: never mistaken for a CLI option
         token = new_refresh_token()
@@ -140,6 +147,7 @@ class Sessions:
             ip=client.ip,
             user_agent=client.user_agent,
             jkt=jkt,
+            name=name,
         )
         audit = AuditEvent(
             now,

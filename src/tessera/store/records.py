@@ -32,6 +32,7 @@ class SessionRecord:
     ip: str | None = None
     user_agent: str | None = None
     jkt: str | None = None  # the DPoP key the session is bound to (RFC 7638 thumbprint)
+    name: str | None = None  # the user's display name: the tokens' `preferred_username`
 
 
 @dataclass(frozen=True, slots=True)

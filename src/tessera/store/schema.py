@@ -37,6 +37,7 @@ sessions = sa.Table(
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(512), nullable=True),
     sa.Column("jkt", sa.String(64), nullable=True),
+    sa.Column("name", sa.String(255), nullable=True),
     sa.Index("ix_sessions_subject", "subject"),
     sa.Index("ix_sessions_expires_at", "expires_at"),
 )

@@ -34,6 +34,7 @@ TIME_CLAIMS = ("iat", "nbf", "exp")
 TESSERA_CLAIMS = frozenset(STRING_CLAIMS + TIME_CLAIMS)
 RFC9068_CLAIMS = frozenset({"iss", "sub", "jti", "iat", "exp"})
 ACCESS_TOKEN_TYPES = (TOKEN_TYPE, "application/" + TOKEN_TYPE)
+NAME_CLAIM = "preferred_username"  # OpenID Connect's: the name to show, not an identifier
 JKT_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # an RFC 7638 SHA-256 thumbprint, base64url
 MAX_NUMERIC_DATE = 2**53  # beyond this a NumericDate is not a time, and floats lose precision
 # The longest string a Tessera token carries anywhere (its subjects are at most 255, roles 100,
@@ -73,6 +74,13 @@ class AccessClaims:
         cnf = self.extra.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
         return jkt if isinstance(jkt, str) else None
+
+    @property
+    def name(self) -> str | None:
+        """The name to show for the user (`preferred_username`), if the token carries one.
+        For display only: `sub` is who the user is; a name may change or be reused."""
+        name = self.extra.get(NAME_CLAIM)
+        return name if isinstance(name, str) else None
 
     def as_dict(self) -> dict[str, Any]:
         claims: dict[str, Any] = dict(self.extra)
@@ -124,11 +132,14 @@ class AccessTokenPolicy:
         now: float,
         ttl: float,
         jkt: str | None = None,
+        name: str | None = None,
     ) -> tuple[str, AccessClaims]:
         """Sign a new access token valid from `now` for `ttl` seconds (bound to the DPoP key
-        whose thumbprint is `jkt`, when given)."""
+        whose thumbprint is `jkt`, when given; naming the user `name`, when given)."""
         issued = int(now)
         extra: dict[str, Any] = {"client_id": self.client_id} if self.client_id else {}
+        if name is not None:
+            extra[NAME_CLAIM] = name
         if jkt is not None:
             extra["cnf"] = {"jkt": jkt}
         claims = AccessClaims(

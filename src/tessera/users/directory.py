@@ -16,22 +16,30 @@ ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 DEFAULT_ROLE = "user"
 MAX_SUBJECT = 255  # the sessions table's subject column
 MAX_ROLE = 100
+MAX_NAME = 255  # the sessions table's name column
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who logged in: `subject` becomes the token's `sub`, `role` its `role`. Both are bounded
-    as the session table stores them, so that every token minted for them is one the server's
-    own policy accepts (no claim over 256 characters)."""
+    """Who logged in: `subject` becomes the token's `sub`, `role` its `role`, and `name` (the
+    name people know the user by, such as the username they sign in with) its OpenID Connect
+    `preferred_username` — for showing, never for deciding: the subject is the identity.
+    All are bounded as the session table stores them, so that every token minted for them is
+    one the server's own policy accepts (no claim over 256 characters)."""
 
     subject: str
     role: str
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < len(self.subject) <= MAX_SUBJECT or not 0 < len(self.role) <= MAX_ROLE:
             raise ValueError(
                 f"a Principal's subject is 1-{MAX_SUBJECT} characters, its role 1-{MAX_ROLE}"
             )
+        if self.name is not None and (
+            not 0 < len(self.name) <= MAX_NAME or not self.name.isprintable()
+        ):
+            raise ValueError(f"a Principal's name is 1-{MAX_NAME} printable characters")
 
 
 class Authenticator(Protocol):
@@ -114,4 +122,4 @@ class UserDirectory:
         assert user is not None
         if self._hasher.needs_rehash(user.password_hash):
             await self._store.set_password_hash(user.id, await self._hasher.hash_async(password))
-        return Principal(subject=user.id, role=user.role)
+        return Principal(subject=user.id, role=user.role, name=user.username)

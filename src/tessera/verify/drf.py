@@ -53,8 +53,9 @@ _VERIFIER_ATTR = "_tessera_verifier"  # the verifier that looked at the request
 
 
 class TesseraUser:
-    """The user of a request with a valid access token: `username`, `pk` and `id` are the
-    token's subject, `claims` its `AccessClaims`. Not a database user."""
+    """The user of a request with a valid access token: `pk` and `id` are the token's subject,
+    `username` its `preferred_username` (the subject when it has none), `claims` its
+    `AccessClaims`. Not a database user."""
 
     is_authenticated = True
     is_anonymous = False
@@ -67,7 +68,7 @@ class TesseraUser:
 
     @property
     def username(self) -> str:
-        return self.claims.sub
+        return self.claims.name or self.claims.sub
 
     @property
     def pk(self) -> str:
@@ -82,7 +83,7 @@ class TesseraUser:
         return self.claims.role
 
     def get_username(self) -> str:
-        return self.claims.sub
+        return self.username
 
     def __str__(self) -> str:
         return self.claims.sub

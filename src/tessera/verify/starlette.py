@@ -36,7 +36,7 @@ class TesseraUser(BaseUser):
 
     @property
     def display_name(self) -> str:
-        return self.claims.sub
+        return self.claims.name or self.claims.sub
 
     @property
     def identity(self) -> str:

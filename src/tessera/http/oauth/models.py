@@ -24,6 +24,7 @@ class IntrospectionResponse(BaseModel):
     cnf: dict[str, str] | None = None  # RFC 9449 §6.2: {"jkt": …} for a DPoP-bound token
     client_id: str | None = None
     sub: str | None = None
+    username: str | None = None  # RFC 7662's: the token's preferred_username, if any
     aud: str | list[str] | None = None
     iss: str | None = None
     exp: int | None = None
