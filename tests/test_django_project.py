@@ -35,7 +35,9 @@ class Me(APIView):
     permission_classes = [HasRole()]
 
     def get(self, request):
-        return Response({"sub": request.user.pk, "role": request.auth.role})
+        return Response(
+            {"sub": request.user.pk, "name": request.user.username, "role": request.auth.role}
+        )
 
 
 class StaffOnly(APIView):
@@ -161,7 +163,7 @@ def walk(project: Path, pks: dict[str, int]) -> None:
         for username, role, staff_page in (("sam", "staff", 200), ("eve", "editor", 403)):
             tokens = login(http, username).json()
             me = http.get("/api/me/", headers=bearer(tokens["access_token"]))
-            assert me.json() == {"sub": str(pks[username]), "role": role}, me.text
+            assert me.json() == {"sub": str(pks[username]), "name": username, "role": role}
             staff_only = http.get("/api/staff/", headers=bearer(tokens["access_token"]))
             assert staff_only.status_code == staff_page, staff_only.text
 
@@ -171,7 +173,7 @@ def walk(project: Path, pks: dict[str, int]) -> None:
         assert tokens["token_type"] == "Bearer"
         me = http.get("/api/me/", headers=bearer(tokens["access_token"]))
         assert me.status_code == 200, me.text
-        assert me.json() == {"sub": str(pks["alice"]), "role": "user"}
+        assert me.json() == {"sub": str(pks["alice"]), "name": "alice", "role": "user"}
 
         def expired() -> bool:
             answer = http.get("/api/me/", headers=bearer(tokens["access_token"]))
@@ -188,7 +190,7 @@ def walk(project: Path, pks: dict[str, int]) -> None:
         assert fresh["session_id"] == tokens["session_id"]
         me = http.get("/api/me/", headers=bearer(fresh["access_token"]))
         assert me.status_code == 200, me.text
-        assert me.json()["sub"] == str(pks["alice"])
+        assert me.json()["sub"] == str(pks["alice"]) and me.json()["name"] == "alice"
 
         logout = http.post("/auth/logout", json={"refresh_token": fresh["refresh_token"]})
         assert logout.status_code == 204

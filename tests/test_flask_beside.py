@@ -43,7 +43,7 @@ def walk(url: str) -> None:
         tokens = login.json()
         profile = http.get("/api/profile", headers=bearer(tokens["access_token"]))
         assert profile.status_code == 200, profile.text
-        assert profile.json()["role"] == "user"
+        assert profile.json()["role"] == "user" and profile.json()["name"] == "alice"
         sub = profile.json()["sub"]
         denied = http.get("/api/admin", headers=bearer(tokens["access_token"]))
         assert_error(denied, 403, "insufficient_scope")

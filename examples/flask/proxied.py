@@ -33,7 +33,8 @@ def index():
 @app.get("/api/profile")
 @require(verifier)
 def profile():
-    return {"sub": g.tessera_claims.sub, "role": g.tessera_claims.role}
+    claims = g.tessera_claims
+    return {"sub": claims.sub, "name": claims.name, "role": claims.role}
 
 
 @app.get("/api/admin")

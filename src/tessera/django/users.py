@@ -79,7 +79,8 @@ class RoleMap:
 class DjangoUsers:
     """Tessera's `Authenticator` over Django's `authenticate()`: every configured backend, its
     password hashers and its signals (`user_login_failed`), in a worker thread. The token's
-    `sub` is the user's primary key, its role from `roles`. Inactive users are refused even
+    `sub` is the user's primary key, its `preferred_username` the username (for display; a
+    username may change), its role from `roles`. Inactive users are refused even
     by a backend that lets them through (`AllowAllUsersModelBackend`)."""
 
     def __init__(self, roles: RoleMap | None = None) -> None:
@@ -99,6 +100,8 @@ class DjangoUsers:
             user = authenticate(None, username=username, password=password)
             if user is None or not getattr(user, "is_active", False):
                 return None
-            return Principal(subject=str(user.pk), role=self.roles.role_of(user))
+            return Principal(
+                subject=str(user.pk), role=self.roles.role_of(user), name=user.get_username()
+            )
         finally:
             close_old_connections()
