@@ -73,7 +73,7 @@ application = with_tessera(get_asgi_application())
 """
 
 SETTINGS = """
-INSTALLED_APPS += ["rest_framework", "reports"]
+INSTALLED_APPS += ["rest_framework", "reports", "tessera.django"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tessera.verify.drf.TesseraAuthentication"],
     "EXCEPTION_HANDLER": "tessera.verify.drf.exception_handler",
@@ -97,9 +97,24 @@ print(dict(User.objects.values_list("username", "pk")))
 """
 
 
-def run(args: list[str], cwd: Path) -> str:
+# what the admin's "active" checkbox does, from another process
+DEACTIVATE = """
+from django.contrib.auth.models import User
+
+sam = User.objects.get(username="sam")
+sam.is_active = False
+sam.save()
+"""
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        args, cwd=cwd, env=subprocess_env(), capture_output=True, text=True, timeout=120
+        args,
+        cwd=cwd,
+        env=subprocess_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, f"{args}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -112,7 +127,8 @@ def django_project(root: Path, database: str | None) -> tuple[Path, dict[str, in
     django_admin = [sys.executable, "-m", "django"]
     run([*django_admin, "startproject", "mysite"], root)
     project = root / "mysite"
-    run([sys.executable, "manage.py", "startapp", "reports"], project)
+    (project / "reports").mkdir()  # an app of one module (what startapp makes, minus the rest)
+    (project / "reports" / "__init__.py").write_text("")
     (project / "reports" / "views.py").write_text(VIEWS)
     (project / "mysite" / "urls.py").write_text(URLS)
     (project / "mysite" / "asgi.py").write_text(ASGI)
@@ -199,6 +215,13 @@ def walk(project: Path, pks: dict[str, int]) -> None:
         assert_error(gone, 401, "invalid_token")
         after = http.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
         assert_error(after, 401, "invalid_grant")
+
+        # A user deactivated in Django loses their sessions (tessera.django in INSTALLED_APPS).
+        sam = login(http, "sam").json()
+        run([sys.executable, "manage.py", "shell", "-c", DEACTIVATE], project, env)
+        refused = http.post("/auth/refresh", json={"refresh_token": sam["refresh_token"]})
+        assert_error(refused, 401, "invalid_grant")
+        assert_error(login(http, "sam"), 401, "invalid_credentials")
 
 
 def test_django_project_on_sqlite(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ Tessera adds its endpoints and checks passwords with Django's `authenticate()`.
     application = with_tessera(get_asgi_application())
 
     # mysite/settings.py
+    INSTALLED_APPS += ["tessera.django"]  # optional: deactivated users' sessions end
     TESSERA = {"issuer": "https://example.com", "audience": "example-api"}  # tessera.Settings
     TESSERA_ROLES = {"groups": ["editor"]}       # optional: see RoleMap
     TESSERA_VERIFIER = "tessera.django.verifier"  # for tessera.verify.drf / tessera.verify.django
@@ -18,7 +19,16 @@ Tessera adds its endpoints and checks passwords with Django's `authenticate()`.
 Run it with any ASGI server: `uvicorn mysite.asgi:application`. docs/django.md has the rest.
 """
 
-from tessera.django.service import service, verifier, with_tessera
+from tessera.django.service import service, tessera_settings, verifier, with_tessera
+from tessera.django.signout import end_sessions
 from tessera.django.users import DjangoUsers, RoleMap
 
-__all__ = ["DjangoUsers", "RoleMap", "service", "verifier", "with_tessera"]
+__all__ = [
+    "DjangoUsers",
+    "RoleMap",
+    "end_sessions",
+    "service",
+    "tessera_settings",
+    "verifier",
+    "with_tessera",
+]

@@ -14,10 +14,19 @@ from tessera.http.mount import Tessera
 from tessera.settings import Settings
 from tessera.verify.verifier import Verifier
 
-__all__ = ["service", "verifier", "with_tessera"]
+__all__ = ["service", "tessera_settings", "verifier", "with_tessera"]
 
 _lock = threading.Lock()
 _built: tuple[Tessera, Verifier] | None = None
+
+
+def tessera_settings() -> Settings:
+    """`Settings(**settings.TESSERA)`: what the Django settings give, the rest from
+    `TESSERA_*` environment variables and `tessera.toml`, as `tessera serve` reads them."""
+    from django.conf import settings
+
+    configured: dict[str, Any] = dict(getattr(settings, "TESSERA", None) or {})
+    return Settings(**configured)
 
 
 def _build() -> tuple[Tessera, Verifier]:
@@ -26,17 +35,15 @@ def _build() -> tuple[Tessera, Verifier]:
         if _built is None:
             from django.conf import settings
 
-            configured: dict[str, Any] = dict(getattr(settings, "TESSERA", None) or {})
             roles = RoleMap.from_setting(getattr(settings, "TESSERA_ROLES", None))
-            auth = Tessera(Settings(**configured), authenticator=DjangoUsers(roles))
+            auth = Tessera(tessera_settings(), authenticator=DjangoUsers(roles))
             _built = (auth, in_process_verifier(auth))
         return _built
 
 
 def service() -> Tessera:
-    """This process's Tessera: `Settings(**settings.TESSERA)` (any setting not given there is
-    read from `TESSERA_*` environment variables and `tessera.toml`, as `tessera serve` reads
-    them), with Django's users (`DjangoUsers`, roles from `settings.TESSERA_ROLES`)."""
+    """This process's Tessera: `tessera_settings()`, with Django's users (`DjangoUsers`, roles
+    from `settings.TESSERA_ROLES`)."""
     return _build()[0]
 
 
