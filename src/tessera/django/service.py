@@ -12,6 +12,7 @@ from tessera.http.beside import beside
 from tessera.http.in_process import in_process_verifier
 from tessera.http.mount import Tessera
 from tessera.settings import Settings
+from tessera.users import Authenticator
 from tessera.verify.verifier import Verifier
 
 __all__ = ["service", "tessera_settings", "verifier", "with_tessera"]
@@ -29,15 +30,19 @@ def tessera_settings() -> Settings:
     return Settings(**configured)
 
 
-def _build() -> tuple[Tessera, Verifier]:
+def _build(authenticator: Authenticator | None = None) -> tuple[Tessera, Verifier]:
     global _built
     with _lock:
         if _built is None:
             from django.conf import settings
 
-            roles = RoleMap.from_setting(getattr(settings, "TESSERA_ROLES", None))
-            auth = Tessera(tessera_settings(), authenticator=DjangoUsers(roles))
+            if authenticator is None:
+                roles = RoleMap.from_setting(getattr(settings, "TESSERA_ROLES", None))
+                authenticator = DjangoUsers(roles)
+            auth = Tessera(tessera_settings(), authenticator=authenticator)
             _built = (auth, in_process_verifier(auth))
+        elif authenticator is not None and _built[0].authenticator is not authenticator:
+            raise RuntimeError("this process's Tessera is built already, with its authenticator")
         return _built
 
 
@@ -53,8 +58,9 @@ def verifier() -> Verifier:
     return _build()[1]
 
 
-def with_tessera(django_app: Any) -> Any:
+def with_tessera(django_app: Any, authenticator: Authenticator | None = None) -> Any:
     """Django's ASGI application with Tessera's endpoints beside it (`tessera.http.beside`):
     `/auth/…`, `/oauth/…`, the JWKS and the OAuth metadata go to Tessera, the rest to
-    Django."""
-    return beside(service(), django_app)
+    Django. `authenticator`: another than `DjangoUsers` with `TESSERA_ROLES` (a subclass, say);
+    `verifier()` serves the same Tessera either way."""
+    return beside(_build(authenticator)[0], django_app)
