@@ -51,6 +51,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("use cases", ["tessera.actions"]),
     ("assembly", ["tessera.service", "tessera.maintenance"]),
     ("front door: HTTP", ["tessera.http"]),
+    ("front door: Tessera in a Django process", ["tessera.django"]),
     ("front door: command line", ["tessera.cli", "tessera.__main__"]),
     ("package root", ["tessera"]),
 ]
