@@ -147,7 +147,9 @@ class Supervisor:
             )
             self.gave_up = True
             return
-        log.warning("worker %d (pid %s) exited with code %s; starting another", slot.index, pid, code)
+        log.warning(
+            "worker %d (pid %s) exited with code %s; starting another", slot.index, pid, code
+        )
         slot.restart_at = now + (RESTART_DELAY if quick else 0.0)
 
     def _stop_all(self) -> None:
@@ -160,8 +162,9 @@ class Supervisor:
         for process in running:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
-                log.warning("worker pid %s did not stop in %.0f s; killing it", process.pid,
-                            STOP_TIMEOUT)
+                log.warning(
+                    "worker pid %s did not stop in %.0f s; killing it", process.pid, STOP_TIMEOUT
+                )
                 process.kill()
                 process.join()
         for slot in self.slots:
@@ -182,8 +185,7 @@ def run_worker(
     auth.housekeeping = index == 0
     Gauge(
         "tessera_worker",
-        "This process's slot under `serve --workers` and its pid (a replaced worker has a "
-        "new pid)",
+        "This process's slot under `serve --workers` and its pid (a replaced worker has a new pid)",
         ["index", "pid"],
         registry=auth.metrics.registry,
     ).labels(str(index), str(os.getpid())).set(1)
