@@ -11,7 +11,7 @@ import re
 import signal
 import sqlite3
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,3 +284,38 @@ def test_workers_stop_when_the_parent_dies(tmp_path: Path) -> None:
         wait_until(lambda: not any(alive(p) for p in pids), "the orphaned workers to exit")
         with pytest.raises(httpx.TransportError):
             fresh_scrape(w.url)
+
+
+def spawned_workers(parent: int) -> set[int]:
+    """The parent's worker processes (not multiprocessing's resource tracker)."""
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except FileNotFoundError:
+        return set()
+    found = set()
+    for child in map(int, children):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.add(child)
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def test_a_slot_that_keeps_dying_at_start_stops_the_server(tmp_path: Path) -> None:
+    with workers(tmp_path, {}, "--workers", "2") as w:
+        parent = w.served.process
+        killed: set[int] = set()
+
+        def kill_each_new_worker() -> bool:
+            for pid in spawned_workers(parent.pid) - killed:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            return parent.poll() is not None
+
+        wait_until(kill_each_new_worker, "the server to give up", STARTED)
+        assert parent.returncode == 1
+        stderr = w.served.stderr_path.read_text()
+        assert re.search(r"worker \d exited 5 times in a row right after starting", stderr)
+        assert len(killed) >= 5
