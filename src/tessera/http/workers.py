@@ -7,7 +7,7 @@ interpreters, multiprocessing's spawn: nothing forked from a process with an eve
 open database connections), each accepting on the shared socket as uvicorn's and gunicorn's
 workers do; starts a new one in the slot of one that dies; and on SIGINT or SIGTERM sends each
 one SIGTERM (uvicorn finishes the requests in flight), killing any still running after
-`STOP_TIMEOUT`.
+`STOP_TIMEOUT`, or at once on a second signal.
 
 Workers run in their own process group, so a terminal's Ctrl-C reaches the parent alone, which
 passes on one SIGTERM (a second signal makes uvicorn skip its graceful part); and each watches a
@@ -79,6 +79,8 @@ class Supervisor:
         wake_write.setblocking(False)
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if self.stop_signal is not None:  # a second Ctrl-C: no more waiting
+                self._kill_all()
             self.stop_signal = signum
             with suppress(OSError):
                 wake_write.send(b"\0")
@@ -151,6 +153,12 @@ class Supervisor:
             "worker %d (pid %s) exited with code %s; starting another", slot.index, pid, code
         )
         slot.restart_at = now + (RESTART_DELAY if quick else 0.0)
+
+    def _kill_all(self) -> None:
+        for slot in self.slots:
+            if slot.process is not None and slot.process.pid is not None:
+                with suppress(ProcessLookupError):
+                    os.kill(slot.process.pid, signal.SIGKILL)
 
     def _stop_all(self) -> None:
         running = [s.process for s in self.slots if s.process is not None]
