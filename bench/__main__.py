@@ -9,6 +9,9 @@ one machine, every number next to a same-run comparison.
 3. Database bytes per Tessera session (`bench.storage`).
 3b. Revocation propagation between two replicas on PostgreSQL, and its hot-path price
    (`bench.revocation`).
+3c. `tessera serve --workers N`: refresh/s and protected GET/s with 1 and 2 workers, and per
+   server CPU-second, on SQLite and PostgreSQL (`bench.workers`; unpinned, sharing the cores
+   with the load generator, as the table says).
 4. Over real HTTP, on SQLite and on PostgreSQL, the same phases against Tessera, DRF +
    simplejwt and Flask + flask-jwt-extended (`bench.compare`, `bench.systems`): the load
    generator pinned to CPU 0, the servers (all started side by side, measured one at a time)
@@ -36,6 +39,7 @@ import bench.revocation
 import bench.storage
 import bench.systems
 import bench.verify
+import bench.workers
 from bench.compare import REFRESH_ROUNDS, Load, run_systems
 from bench.load import LoadResult
 from bench.postgres import scratch_database
@@ -279,6 +283,8 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
         "",
         report["revocation_markdown"],
         "",
+        report["workers_markdown"],
+        "",
         report["verify_markdown"],
         "",
         report["login_timing_markdown"],
@@ -314,6 +320,8 @@ def main() -> None:
         storage = bench.storage.run(None if args.no_postgres else database)
     print("revocation propagation ...", flush=True)
     revocation = bench.revocation.run(postgres=not args.no_postgres)
+    print("workers: 1 and 2 ...", flush=True)
+    workers = bench.workers.run(quick=args.quick, postgres=not args.no_postgres)
     if load.load_cpu is not None:
         os.sched_setaffinity(0, {load.load_cpu})
     runs = compare_all(systems, load, postgres=not args.no_postgres)
@@ -341,6 +349,8 @@ def main() -> None:
         "storage": storage,
         "revocation": {k: v for k, v in revocation.items() if k != "markdown"},
         "revocation_markdown": revocation["markdown"],
+        "workers": {k: v for k, v in workers.items() if k != "markdown"},
+        "workers_markdown": workers["markdown"],
         "verify": verify["results"],
         "verify_dpop": verify["dpop"],
         "verify_markdown": verify["markdown"],

@@ -38,6 +38,10 @@ class AuthService:
     """One auth service. Build it once per process; `start()` (or a lifespan, or the first
     request) migrates the database and loads the key ring."""
 
+    # Whether this process runs the periodic upkeep (`tessera.maintenance`): under
+    # `serve --workers N` only worker 0 does, so a machine runs it once, not N times.
+    housekeeping: bool = True
+
     def __init__(
         self,
         settings: Settings | None = None,

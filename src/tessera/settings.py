@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     revocation_max_waiters_per_client: int = Field(
         default=8, gt=0, description="the same, per client address (IPv6: per /64)"
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="processes `serve` runs on its one port (about one per core; see "
+        "docs/deploy.md)",
+    )
     gc_interval: PositiveFloat = Field(
         default=300.0, description="how often `serve` purges dead sessions and old audit rows"
     )
