@@ -28,7 +28,8 @@ def test_the_token_goes_only_where_axios_finally_sends_the_request(version: str)
     directory = npm_package(version, SCRIPT)
     node = shutil.which("node")
     assert node is not None  # else npm_package skipped (or failed in CI)
-    env = {"PATH": "/usr/bin:/bin", "TESSERA_STATIC": str(STATIC), "TESSERA_FAKES": str(JS / "fakes.mjs")}
+    env = {"PATH": "/usr/bin:/bin", "TESSERA_STATIC": str(STATIC)}
+    env["TESSERA_FAKES"] = str(JS / "fakes.mjs")
     result = subprocess.run(
         [node, "--test", "--test-reporter=tap", str(directory / SCRIPT.name)],
         capture_output=True, text=True, timeout=120, check=False, env=env, cwd=directory,

@@ -232,7 +232,8 @@ def test_the_token_goes_only_where_the_request_finally_goes(live: Live) -> None:
               const calls = [based.get(other + '/collect'), based.get('/me'),
                 routed.get('/cdn/logo.png'), routed.get('/v1/orders'), routed.get('/api/me'),
                 routed.get('/api/old')];
-              return (await Promise.allSettled(calls)).map((c) => c.value?.status ?? c.reason?.response?.status);
+              const settled = await Promise.allSettled(calls);
+              return settled.map((c) => c.value?.status ?? c.reason?.response?.status);
             }""",
             [other, listed],
         )
@@ -245,7 +246,8 @@ def test_the_token_goes_only_where_the_request_finally_goes(live: Live) -> None:
     authorized = [r for r in seen if r.headers.get("authorization") == f"DPoP {token}"]
     assert len(authorized) == 2
     for request in authorized:
-        assert (proof_claims(request)["htm"], proof_claims(request)["htu"]) == ("GET", live.url + "/api/me")
+        claims = proof_claims(request)
+        assert (claims["htm"], claims["htu"]) == ("GET", live.url + "/api/me")
 
 
 def test_a_proof_from_a_clock_that_is_off_is_sent_again_with_the_servers_nonce(

@@ -125,7 +125,8 @@ export function attachAxios(instance, core, attached) {
     const method = String(config.method ?? "get").toUpperCase();
     const headers = await core.authorization(session, method, url.href);
     const ticket = new Ticket();
-    prepared.set(ticket, { url: url.href, method, headers, bound: "DPoP" in headers, generation, scheme: session.scheme });
+    const bound = session.scheme === "DPoP"; // a proof names one method and URL
+    prepared.set(ticket, { url: url.href, method, headers, bound, generation, scheme: session.scheme });
     config[TICKET] = ticket;
     const transforms = [config.transformRequest ?? []].flat();
     if (!transforms.includes(attach)) config.transformRequest = [...transforms, attach];
