@@ -26,6 +26,7 @@ from tests.npm import npm_package
 pytestmark = pytest.mark.slow
 
 AXIOS = "axios@1.21.1"
+OLD_AXIOS = "axios@1.7.9"  # ignores `allowAbsoluteUrls` (added in 1.8.0)
 LONG_TTL = 600  # seconds: a token that outlives a proof's 60 s window, for the nonce test
 
 APP_PAGE = """<!doctype html><meta charset="utf-8"><title>an axios app</title>
@@ -46,8 +47,8 @@ APP_PAGE = """<!doctype html><meta charset="utf-8"><title>an axios app</title>
 </script>"""
 
 
-def axios_module() -> bytes:
-    installed = npm_package(AXIOS)
+def axios_module(spec: str = AXIOS) -> bytes:
+    installed = npm_package(spec)
     return (installed / "node_modules" / "axios" / "dist" / "esm" / "axios.js").read_bytes()
 
 
@@ -57,10 +58,13 @@ def live_app(tmp_path: Path, browser: Browser, ttl: int) -> Iterator[Live]:
     clock = ManualClock()
     service = Tessera(make_settings(data_dir, access_ttl=ttl, leeway=LEEWAY), clock=clock)
     app = create_app(service)
-    module = axios_module()
+    module, old = axios_module(), axios_module(OLD_AXIOS)
     app.get("/app", include_in_schema=False)(lambda: HTMLResponse(APP_PAGE))
     app.get("/vendor/axios.js", include_in_schema=False)(
         lambda: Response(module, media_type="text/javascript")
+    )
+    app.get("/vendor/old/axios.js", include_in_schema=False)(
+        lambda: Response(old, media_type="text/javascript")
     )
     yield from live_in(browser, service, clock, app)
 
@@ -199,6 +203,51 @@ def test_the_token_goes_only_to_the_pages_origin_and_the_listed_ones(live: Live)
         ("/401/moved", None, True),  # Chromium drops the token on the way (not the proof)
         ("/401/other", None, False),
     ]
+
+
+def test_the_token_goes_only_where_the_request_finally_goes(live: Live) -> None:
+    """Two ways a request could be sent elsewhere than the URL it was judged on (security review,
+    issue 19): an absolute URL with `allowAbsoluteUrls: false` on an axios that ignores that
+    option (1.7.9 here), and the app's own interceptor, registered before `auth.axios`, which
+    axios runs after Tessera's and which moves the request. Neither carries the token; what
+    stays on a trusted URL does, with a proof of the URL it is finally sent to."""
+    with capture_server() as third_party:
+        listed, other = third_party.url("localhost"), third_party.url("127.0.0.1")
+        page = open_app(live, "?api=" + listed)
+        token = page.evaluate("auth.accessToken")
+        seen = api_requests(page)
+        statuses = page.evaluate(
+            """async ([other, listed]) => {
+              const old = (await import('/vendor/old/axios.js')).default;
+              const api = location.origin + '/api';
+              const based = auth.axios(old.create({ baseURL: api, allowAbsoluteUrls: false }));
+              const instance = axios.create();
+              instance.interceptors.request.use((config) => {  // the app's, registered first
+                if (config.url.startsWith('/cdn/')) config.baseURL = other;  // a third-party CDN
+                if (config.url.startsWith('/v1/')) config.baseURL = listed;
+                if (config.url === '/api/old') config.url = '/api/me';
+                return config;
+              });
+              const routed = auth.axios(instance);
+              const calls = [based.get(other + '/collect'), based.get('/me'),
+                routed.get('/cdn/logo.png'), routed.get('/v1/orders'), routed.get('/api/me'),
+                routed.get('/api/old')];
+              const settled = await Promise.allSettled(calls);
+              return settled.map((c) => c.value?.status ?? c.reason?.response?.status);
+            }""",
+            [other, listed],
+        )
+        assert statuses == [200, 200, 200, 200, 200, 401]
+    gets = [(s.path, s.authorization, "dpop" in s.headers) for s in third_party.requests("GET")]
+    assert sorted(gets) == [("/cdn/logo.png", None, False), ("/collect", None, False),
+                            ("/v1/orders", None, False)]  # fmt: skip
+    # moved on the page's own origin after the proof was made: without the token, so a 401
+    assert [r.url.removeprefix(live.url) for r in seen] == ["/api/me", "/api/me", "/api/me"]
+    authorized = [r for r in seen if r.headers.get("authorization") == f"DPoP {token}"]
+    assert len(authorized) == 2
+    for request in authorized:
+        claims = proof_claims(request)
+        assert (claims["htm"], claims["htu"]) == ("GET", live.url + "/api/me")
 
 
 def test_a_proof_from_a_clock_that_is_off_is_sent_again_with_the_servers_nonce(

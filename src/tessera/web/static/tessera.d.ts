@@ -173,8 +173,10 @@ export interface Auth {
   /**
    * Make an axios instance behave as `fetch` does: interceptors add the token (and a DPoP
    * proof of each request) to trusted origins, refresh ahead of expiry and once on a 401
-   * `invalid_token`, and send the request once more. Returns the same instance; a second
-   * call changes nothing. Throws a `TypeError` for something that is not an axios instance.
+   * `invalid_token`, and send the request once more. Judged on the URL the request is finally
+   * sent to, after every interceptor; an absolute `url` by itself, whatever
+   * `allowAbsoluteUrls` says. Returns the same instance; a second call changes nothing.
+   * Throws a `TypeError` for something that is not an axios instance.
    */
   axios<T extends AxiosLike>(instance: T): T;
   /**
