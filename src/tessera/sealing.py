@@ -9,6 +9,7 @@ purpose's ciphertext never opens as another's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -62,13 +63,25 @@ def load_master_secret(configured: str | None, data_dir: Path) -> bytes:
     # Listing it shows only a name (the file itself must be 0600); the database's own
     # directory check warns about that when the database lives here too.
     check_directory(data_dir, "the data directory", warn_if_readable=False)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_secret_file(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
+    if not path.exists():
+        _create_secret_file(path)
     return _read_secret_file(path)
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a new secret beside `path`, then link it into place: a process starting at the
+    same moment sees no file or a whole one (never an empty one), and the first link wins."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)  # another process's secret was first: use that one
+    finally:
+        draft.unlink()
 
 
 def _read_secret_file(path: Path) -> bytes:

@@ -146,7 +146,7 @@ class Lifespan:
                 raise
             # Raised before a word, as Django's handler does: no lifespan support (uvicorn's
             # "auto" mode reads it the same way).
-            log.debug("lifespan not supported: %s: %s", type(exc).__name__, exc)
+            log.info("the application answers no lifespan (%s: %s)", type(exc).__name__, exc)
 
     async def _send(self, message: Message) -> None:
         self._spoke = True

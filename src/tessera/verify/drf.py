@@ -53,9 +53,10 @@ _VERIFIER_ATTR = "_tessera_verifier"  # the verifier that looked at the request
 
 
 class TesseraUser:
-    """The user of a request with a valid access token: `pk` and `id` are the token's subject,
-    `username` its `preferred_username` (the subject when it has none), `claims` its
-    `AccessClaims`. Not a database user."""
+    """The user of a request with a valid access token: `username`, `pk` and `id` are the
+    token's subject (the stable id: code that keys anything on `username` stays right when a
+    user is renamed and the name reused), `name` its `preferred_username` for showing (the
+    subject when it has none), `claims` its `AccessClaims`. Not a database user."""
 
     is_authenticated = True
     is_anonymous = False
@@ -68,6 +69,10 @@ class TesseraUser:
 
     @property
     def username(self) -> str:
+        return self.claims.sub
+
+    @property
+    def name(self) -> str:
         return self.claims.name or self.claims.sub
 
     @property
@@ -83,7 +88,7 @@ class TesseraUser:
         return self.claims.role
 
     def get_username(self) -> str:
-        return self.username
+        return self.claims.sub
 
     def __str__(self) -> str:
         return self.claims.sub
