@@ -150,8 +150,10 @@ def django_project(
         """)
     with (project / "mysite" / "settings.py").open("a") as file:
         file.write(settings + textwrap.dedent(extra_settings))
-    run([sys.executable, "manage.py", "migrate", "--noinput"], project)
-    out = run([sys.executable, "manage.py", "shell", "-c", USERS], project)
+    # manage.py reads the TESSERA settings too (tessera.django is installed): the secret
+    env = {"TESSERA_SECRET": SECRET}
+    run([sys.executable, "manage.py", "migrate", "--noinput"], project, env)
+    out = run([sys.executable, "manage.py", "shell", "-c", USERS], project, env)
     pks: dict[str, int] = eval(out.strip().splitlines()[-1])  # noqa: S307 - our own dict
     return project, pks
 

@@ -51,13 +51,13 @@ def where_from_anywhere(settings: Settings) -> str | None:
     )
     url, data_dir = settings.database_url, settings.data_dir
     if url is None and not data_dir.is_absolute():
-        return f"TESSERA: data_dir {str(data_dir)!r} is relative to the working directory: {how}"
+        return f"TESSERA: data_dir {str(data_dir)!r} is a relative path: {how}"
     if url is not None and url.startswith("sqlite"):
         path, _ = sqlite_file(make_url(settings.resolved_database_url()))
         if path is None:
             return f"TESSERA: an in-memory SQLite database is not shared between processes: {how}"
         if not path.is_absolute():
-            return f"TESSERA: the SQLite database {str(path)!r} is relative to the working directory: {how}"
+            return f"TESSERA: the SQLite database {str(path)!r} is a relative path: {how}"
     if settings.secret is None and not data_dir.is_absolute():
         return (
             f"TESSERA: data_dir {str(data_dir)!r}, where the generated secret is kept, is "

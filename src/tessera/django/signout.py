@@ -82,7 +82,7 @@ async def _revoke_all(settings: Settings, subject: str, reason: str) -> int:
     try:
         async with store.engine.connect() as conn:
             names = set(await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
-        if not TABLES <= names:
+        if not names >= TABLES:
             raise NoTesseraDatabase(
                 f"no Tessera tables in the database ({where}): has Tessera (the ASGI server) "
                 "started with these TESSERA settings?"
@@ -115,8 +115,7 @@ def _taken_away(sender: Any, instance: Any, kwargs: dict[str, Any]) -> str | Non
     password = getattr(instance, "password", None)
     if password != getattr(stored, "password", None) and (
         # set_password() since the last save: a hash upgrade at login clears `_password`
-        getattr(instance, "_password", None) is not None
-        or not instance.has_usable_password()
+        getattr(instance, "_password", None) is not None or not instance.has_usable_password()
     ):
         return "password_changed"
     return None
