@@ -78,7 +78,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tessera.verify.drf.TesseraAuthentication"],
     "EXCEPTION_HANDLER": "tessera.verify.drf.exception_handler",
 }
-TESSERA = {"issuer": "https://mysite.test", "audience": "mysite-api"}
+TESSERA = {
+    "issuer": "https://mysite.test",
+    "audience": "mysite-api",
+    "data_dir": BASE_DIR / ".tessera",
+}
 TESSERA_ROLES = {"groups": ["editor"]}
 TESSERA_VERIFIER = "tessera.django.verifier"
 # the cost of Django's password hash is not under test (Tessera's tests cheapen argon2 alike)
@@ -120,7 +124,9 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-def django_project(root: Path, database: str | None) -> tuple[Path, dict[str, int]]:
+def django_project(
+    root: Path, database: str | None, extra_settings: str = ""
+) -> tuple[Path, dict[str, int]]:
     """A project in `root/mysite` (Django's default database, or PostgreSQL at `database`),
     migrated, with four users; returns its directory and the users' primary keys."""
     root.mkdir()
@@ -143,9 +149,11 @@ def django_project(root: Path, database: str | None) -> tuple[Path, dict[str, in
             TESSERA["database_url"] = {database!r}
         """)
     with (project / "mysite" / "settings.py").open("a") as file:
-        file.write(settings)
-    run([sys.executable, "manage.py", "migrate", "--noinput"], project)
-    out = run([sys.executable, "manage.py", "shell", "-c", USERS], project)
+        file.write(settings + textwrap.dedent(extra_settings))
+    # manage.py reads the TESSERA settings too (tessera.django is installed): the secret
+    env = {"TESSERA_SECRET": SECRET}
+    run([sys.executable, "manage.py", "migrate", "--noinput"], project, env)
+    out = run([sys.executable, "manage.py", "shell", "-c", USERS], project, env)
     pks: dict[str, int] = eval(out.strip().splitlines()[-1])  # noqa: S307 - our own dict
     return project, pks
 
@@ -216,9 +224,11 @@ def walk(project: Path, pks: dict[str, int]) -> None:
         after = http.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
         assert_error(after, 401, "invalid_grant")
 
-        # A user deactivated in Django loses their sessions (tessera.django in INSTALLED_APPS).
+        # A user deactivated in Django loses their sessions (tessera.django in INSTALLED_APPS),
+        # from a process started in another directory (the settings name Tessera's files).
         sam = login(http, "sam").json()
-        run([sys.executable, "manage.py", "shell", "-c", DEACTIVATE], project, env)
+        manage = str(project / "manage.py")
+        run([sys.executable, manage, "shell", "-c", DEACTIVATE], project.parent, env)
         refused = http.post("/auth/refresh", json={"refresh_token": sam["refresh_token"]})
         assert_error(refused, 401, "invalid_grant")
         assert_error(login(http, "sam"), 401, "invalid_credentials")

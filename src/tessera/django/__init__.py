@@ -12,7 +12,11 @@ Tessera adds its endpoints and checks passwords with Django's `authenticate()`.
 
     # mysite/settings.py
     INSTALLED_APPS += ["tessera.django"]  # optional: deactivated users' sessions end
-    TESSERA = {"issuer": "https://example.com", "audience": "example-api"}  # tessera.Settings
+    TESSERA = {  # tessera.Settings; an absolute data_dir (or a database_url) is required
+        "issuer": "https://example.com",
+        "audience": "example-api",
+        "data_dir": BASE_DIR / ".tessera",
+    }
     TESSERA_ROLES = {"groups": ["editor"]}       # optional: see RoleMap
     TESSERA_VERIFIER = "tessera.django.verifier"  # for tessera.verify.drf / tessera.verify.django
 
@@ -20,11 +24,12 @@ Run it with any ASGI server: `uvicorn mysite.asgi:application`. docs/django.md h
 """
 
 from tessera.django.service import service, tessera_settings, verifier, with_tessera
-from tessera.django.signout import end_sessions
+from tessera.django.signout import NoTesseraDatabase, end_sessions
 from tessera.django.users import DjangoUsers, RoleMap
 
 __all__ = [
     "DjangoUsers",
+    "NoTesseraDatabase",
     "RoleMap",
     "end_sessions",
     "service",

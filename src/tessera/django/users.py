@@ -3,6 +3,7 @@ and the mapping from a Django user to a Tessera role."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from tessera.users import Principal
-from tessera.users.directory import InvalidUser, check_role
+from tessera.users.directory import MAX_NAME, MAX_SUBJECT, InvalidUser, check_role
 
 __all__ = ["DjangoUsers", "RoleMap"]
+
+log = logging.getLogger("tessera.django")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,10 @@ class DjangoUsers:
     password hashers and its signals (`user_login_failed`), in a worker thread. The token's
     `sub` is the user's primary key, its `preferred_username` the username (for display; a
     username may change), its role from `roles`. Inactive users are refused even
-    by a backend that lets them through (`AllowAllUsersModelBackend`)."""
+    by a backend that lets them through (`AllowAllUsersModelBackend`), and so are users without
+    a primary key (a backend that builds users without saving them): their subject would be
+    "None" for them all, one identity. A username Tessera cannot store as a name (not
+    printable, over 255 characters) is left out of the token."""
 
     def __init__(self, roles: RoleMap | None = None) -> None:
         self.roles = roles or RoleMap()
@@ -100,8 +106,19 @@ class DjangoUsers:
             user = authenticate(None, username=username, password=password)
             if user is None or not getattr(user, "is_active", False):
                 return None
+            if user.pk is None or not 0 < len(str(user.pk)) <= MAX_SUBJECT:
+                log.warning(
+                    "login refused: backend %s returned a user with no primary key (or one "
+                    "over %d characters), which cannot be a token's subject; save its users",
+                    getattr(user, "backend", "?"),
+                    MAX_SUBJECT,
+                )
+                return None
+            name = str(user.get_username())
             return Principal(
-                subject=str(user.pk), role=self.roles.role_of(user), name=user.get_username()
+                subject=str(user.pk),
+                role=self.roles.role_of(user),
+                name=name if 0 < len(name) <= MAX_NAME and name.isprintable() else None,
             )
         finally:
             close_old_connections()
