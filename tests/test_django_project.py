@@ -36,7 +36,7 @@ class Me(APIView):
 
     def get(self, request):
         return Response(
-            {"sub": request.user.pk, "name": request.user.username, "role": request.auth.role}
+            {"sub": request.user.pk, "name": request.user.name, "role": request.auth.role}
         )
 
 
