@@ -295,14 +295,14 @@ def race_text(race: dict[str, Any]) -> str:
 
 def _value(t: dict[str, Any]) -> str:
     if "min" in t:
-        return f"{t['value']:.2f} ({t['min']:.2f}–{t['max']:.2f})"
+        return f"{t['value']:.2f} ({t['min']:.2f}-{t['max']:.2f})"
     return f"{t['value']:.2f}"
 
 
 def _s(s: dict[str, Any], digits: int = 0, scale: float = 1.0) -> str:
-    """A spread as `median (min–max)`."""
+    """A spread as `median (min-max)`."""
     return (
-        f"{s['median'] * scale:.{digits}f} ({s['min'] * scale:.{digits}f}–"
+        f"{s['median'] * scale:.{digits}f} ({s['min'] * scale:.{digits}f}-"
         f"{s['max'] * scale:.{digits}f})"
     )
 
@@ -328,12 +328,12 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
         " order. Tessera logs as shipped (info level, access log on, to a file). gunicorn: "
         f"{report['gunicorn_workers']} sync workers. Protected GETs by {report['get_tool']}."
         " Every ratio is taken round by round, within the same minute, and shown as the"
-        " median (min–max) over the rounds; absolute numbers hold for this machine on this"
+        " median (min-max) over the rounds; absolute numbers hold for this machine on this"
         " day only.",
         "",
         "## Targets",
         "",
-        "| target | value: median (min–max) | goal | result |",
+        "| target | value: median (min-max) | goal | result |",
         "| --- | --- | --- | --- |",
         *(
             f"| {t['target']} | {_value(t)} | {t['goal']} | {verdict(t['pass'])} |"
@@ -371,14 +371,14 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
             )
         lines += [
             "",
-            "Refresh, every variant (median (min–max) over the interleaved rounds; *server CPU"
+            "Refresh, every variant (median (min-max) over the interleaved rounds; *server CPU"
             " ms* is the server's own CPU time per refresh, all its processes; */ floor*: that"
             " over one signature of the same algorithm measured on the same core after the"
-            " same round; *Tessera ×*: Tessera's refresh/s on the same algorithm over this"
+            " same round; *Tessera x*: Tessera's refresh/s on the same algorithm over this"
             " variant's, round by round):",
             "",
             "| variant | refresh/s | p99 ms | server CPU ms per refresh | refreshes per server"
-            " CPU-s | / floor | Tessera × |",
+            " CPU-s | / floor | Tessera x |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for name, f in figures.items():

@@ -428,7 +428,7 @@ def run_systems(
         phases[name].update(run_rest(server, load, tokens, memory[name]))
         if server.api.open_path:
             phases[name].update(storm_rounds(server, load, vus[name], memory[name]))
-    for name, v in variants.items():
+    for name in variants:
         phases[name]["peak_rss_bytes"] = memory[name].peak
     return phases, floors
 

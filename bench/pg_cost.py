@@ -174,22 +174,20 @@ def measure(database: str, refreshes: int) -> dict[str, Any]:
     name = urlsplit(database).path.lstrip("/")
     parts = urlsplit(database)
     load = Load(users=16, seconds=120.0, max_requests=refreshes, load_cpu=None)
-    with CountingProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
-        with _served(database, proxy) as server:
-            vus: list[VirtualUser] = asyncio.run(log_in(server, load.users))
-            warm = asyncio.run(
-                refresh_phase(server, replace(load, max_requests=200), vus, "warm-up")
-            )
-            tokens = load.users + warm.requests - warm.errors  # one token row each so far
-            before = _settled(database, name, tokens)
-            trips_before = Counter(proxy.counts)
-            server_before = tree_cpu_seconds(server.pid)
-            result = asyncio.run(refresh_phase(server, load, vus, "counted"))
-            server_cpu = tree_cpu_seconds(server.pid) - server_before
-            trips = Counter(proxy.counts)
-            trips.subtract(trips_before)
-            done = result.requests - result.errors
-            after = _settled(database, name, tokens + done)
+    proxy = CountingProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    with proxy, _served(database, proxy) as server:
+        vus: list[VirtualUser] = asyncio.run(log_in(server, load.users))
+        warm = asyncio.run(refresh_phase(server, replace(load, max_requests=200), vus, "warm-up"))
+        tokens = load.users + warm.requests - warm.errors  # one token row each so far
+        before = _settled(database, name, tokens)
+        trips_before = Counter(proxy.counts)
+        server_before = tree_cpu_seconds(server.pid)
+        result = asyncio.run(refresh_phase(server, load, vus, "counted"))
+        server_cpu = tree_cpu_seconds(server.pid) - server_before
+        trips = Counter(proxy.counts)
+        trips.subtract(trips_before)
+        done = result.requests - result.errors
+        after = _settled(database, name, tokens + done)
     rows: dict[str, dict[str, float]] = {}
     for table, (ins, upd, dele) in after["tables"].items():
         b = before["tables"].get(table, (0, 0, 0))

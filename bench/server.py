@@ -30,7 +30,7 @@ class Server:
 def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
     """`tessera serve --demo` on a free port in a scratch data dir (pinned to `cpu` if given),
     logging as shipped (info: the access log on), to `server.log` in the data dir."""
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, Path(data_dir, "server.log").open("w") as log:
         env = {**os.environ, **{f"TESSERA_{k.upper()}": v for k, v in settings.items()}}
         command = [
             str(Path(sys.executable).with_name("tessera")),
@@ -43,7 +43,6 @@ def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
         ]
         if cpu is not None and hasattr(os, "sched_setaffinity"):
             command = ["taskset", "-c", str(cpu), *command]
-        log = Path(data_dir, "server.log").open("w")
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         try:
             url = username = password = None
@@ -68,4 +67,3 @@ def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            log.close()
