@@ -12,13 +12,23 @@ one machine, every number next to a same-run comparison.
 3c. `tessera serve --workers N`: refresh/s and protected GET/s with 1 and 2 workers, and per
    server CPU-second, on SQLite and PostgreSQL (`bench.workers`; unpinned, sharing the cores
    with the load generator, as the table says).
+3d. PostgreSQL's side of a refresh: round trips, commits, rows written and the database's CPU
+   per refresh, counted through a proxy (`bench.pg_cost`): the capacity model's inputs.
 4. Over real HTTP, on SQLite and on PostgreSQL, the same phases against Tessera, DRF +
    simplejwt and Flask + flask-jwt-extended (`bench.compare`, `bench.systems`): the load
    generator pinned to CPU 0, the servers (all started side by side, measured one at a time)
-   to CPU 1; the refresh phase in rounds interleaved across the systems, reported as medians.
+   to CPU 1. Like for like: the refresh rounds run every system on each of its algorithms
+   (Tessera RS256, ES256, EdDSA and DPoP-bound sessions; the peers HS256, their default, and
+   RS256), interleaved, with the server's CPU time per refresh and the signing floor measured
+   on the server's core after each round (`bench.signing`).
+
+Every target is a ratio (or a latency) taken round by round in the same run and reported as
+the median (min-max) over >= 3 interleaved rounds: a busy machine moves absolute numbers, much
+less a ratio of two neighbours in time.
 
 Results: `bench/results/latest.md` and `latest.json`. `python -m bench --quick` runs shorter
-phases; `--systems tessera,simplejwt` and `--no-postgres` narrow it down.
+phases; `--systems tessera,simplejwt` and `--no-postgres` narrow it down; `--http-only` runs
+only part 4 and prints it (nothing written).
 """
 
 from __future__ import annotations
@@ -217,14 +227,14 @@ def targets(
             TARGET_STORM_RATIO,
         )
         add_spread(
-            f"protected GET / same route unprotected ({db})",
+            f"protected GET / same route unprotected, per server CPU ({db})",
             tessera["pair_ratio"],
             f">= {TARGET_PROTECTED_RATIO:g}",
             True,
             TARGET_PROTECTED_RATIO,
         )
         add_spread(
-            f"access log cost, 1 - GET/s on / off ({db})",
+            f"access log cost, share of a GET's server CPU ({db})",
             tessera["access_log_cost"],
             f"<= {TARGET_ACCESS_LOG_COST:g}",
             False,
@@ -316,7 +326,9 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
     lines = [
         "# Tessera vs. the Python peers",
         "",
-        f"{report['when']}; `{report['command']}`; {report['machine']}. Server pinned to CPU"
+        f"{report['when']}; `{report['command']}`; {report['machine']}; load average"
+        f" {report['load_average_at_start']:g} at the start, {report['load_average_at_end']:g}"
+        f" at the end. Server pinned to CPU"
         f" {report['server_cpu']}, load generator to CPU {load.load_cpu}; {load.users}"
         f" closed-loop users per phase (logins: {load.login_users}), {load.seconds:g} s per"
         f" phase. Refresh: {REFRESH_ROUNDS} rounds of {load.seconds / 2:g} s interleaved across"
@@ -399,13 +411,19 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
         tessera = variants.get(variant_name("tessera", "RS256"))
         if tessera:
             open_, off = tessera["open"], tessera["protected, log off"]
+            cpu = tessera["get_cpu_ms"]
             storm, logins, plain = tessera["storm"], tessera["storm_logins"], tessera["storm_plain"]
             lines += [
                 "",
                 f"Tessera only: the same route unprotected {open_.per_second:.0f} GET/s "
                 f"(p50 {open_.p50_ms:.1f} / p99 {open_.p99_ms:.1f} ms); protected with the"
-                f" access log off {off.per_second:.0f} GET/s (cost of the log"
-                f" {_s(tessera['access_log_cost'], 1, 100)} %); refresh during a storm of"
+                f" access log off {off.per_second:.0f} GET/s; server CPU per GET, µs: protected"
+                f" {_s(cpu['protected'], 0, 1000)}, unprotected {_s(cpu['open'], 0, 1000)},"
+                f" protected with the log off {_s(cpu['protected, log off'], 0, 1000)}; from"
+                " GET/s instead of CPU, protected / unprotected"
+                f" {_s(tessera['pair_ratio_throughput'], 2)} and the log's cost"
+                f" {_s(tessera['access_log_cost_throughput'], 1, 100)} %; refresh during a"
+                " storm of"
                 f" {load.storm_users} users logging in: {storm.per_second:.0f}/s, p50"
                 f" {storm.p50_ms:.1f} / p99 {storm.p99_ms:.1f} ms, while"
                 f" {logins.per_second:.1f} logins/s, against p99 {plain.p99_ms:.1f} ms in the"
@@ -507,6 +525,7 @@ def main() -> None:
             if a
         ),
         "server_cpu": server_cpu,
+        "load_average_at_start": round(os.getloadavg()[0], 1),
         "load": load.__dict__,
         "gunicorn_workers": bench.systems.GUNICORN_WORKERS,
     }
@@ -571,6 +590,7 @@ def main() -> None:
         }
         for db, run in runs.items()
     }
+    report["load_average_at_end"] = round(os.getloadavg()[0], 1)
     report["seconds"] = round(time.monotonic() - started)
     text = markdown(report, runs, load)
     if not args.http_only:

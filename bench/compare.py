@@ -473,9 +473,13 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
     """Protected GETs, and for Tessera the same route unprotected and the protected route
     with the access log off: `GET_ROUNDS` rounds of a third of a phase each, the kinds in an
     order rotating each round, so a ratio compares neighbours in time rather than two phases a
-    burst of other work on the machine may have split. `pair_ratio` is protected /
-    unprotected, `access_log_cost` 1 - (log on / log off), each over the rounds (median, min,
-    max). Every system gets the same protected rounds."""
+    burst of other work on the machine may have split. Both ratios are taken from the server's
+    CPU time per request in each round (what a saturated core's throughput follows, and what
+    other work on the machine distorts least): `pair_ratio` is unprotected CPU / protected CPU
+    (the protected route's throughput as a fraction of the unprotected one's), and
+    `access_log_cost` 1 - (CPU with the log off / with it on), each over the rounds (median,
+    min, max); the same from GET/s is kept beside them (`..._throughput`). Every system gets
+    the same protected rounds."""
     round_load = replace(load, seconds=load.seconds / 3)
     kinds: dict[str, tuple[str, list[str], str, bool]] = {
         "protected": (server.api.protected_path, tokens, "protected GET", True)
@@ -489,6 +493,7 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
             False,
         )
     rounds: dict[str, list[LoadResult]] = {kind: [] for kind in kinds}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     tool = "-"
     order = list(kinds)
     for n in range(GET_ROUNDS):
@@ -496,24 +501,34 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
             path, credentials, label, log_on = kinds[kind]
             if server.api.open_path:
                 _access_log(server, log_on)
+            before = tree_cpu_seconds(server.pid)
             with sampling_rss(server.pid, memory, label):
                 result, tool = get_phase(
                     server, path, credentials, round_load, f"{label} ({server.database})"
                 )
+            cpu[kind].append(_cpu_ms(result, tree_cpu_seconds(server.pid) - before))
             rounds[kind].append(result)
     if server.api.open_path:
         _access_log(server, True)
     phases: dict[str, Any] = {kind: median_round(r) for kind, r in rounds.items()}
     phases["get_tool"] = tool
+    phases["get_cpu_ms"] = {kind: spread(c) for kind, c in cpu.items()}
     if "open" in rounds:
-        protected = rounds["protected"]
+        on, off, unprotected = cpu["protected"], cpu["protected, log off"], cpu["open"]
         phases["pair_ratio"] = spread(
+            [o / max(p, 1e-9) for p, o in zip(on, unprotected, strict=True)]
+        )
+        phases["access_log_cost"] = spread(
+            [1 - f / max(p, 1e-9) for p, f in zip(on, off, strict=True)]
+        )
+        protected = rounds["protected"]
+        phases["pair_ratio_throughput"] = spread(
             [
                 p.per_second / max(o.per_second, 1e-9)
                 for p, o in zip(protected, rounds["open"], strict=True)
             ]
         )
-        phases["access_log_cost"] = spread(
+        phases["access_log_cost_throughput"] = spread(
             [
                 1 - p.per_second / max(q.per_second, 1e-9)
                 for p, q in zip(protected, rounds["protected, log off"], strict=True)
