@@ -102,7 +102,7 @@ def compare_all(
                             break
                     print(f"- {SYSTEMS[system][0]} ({alg}) on {db}", flush=True)
                     servers[variant_name(system, alg)] = stack.enter_context(
-                        start(system, database, server_cpu, alg)
+                        start(system, database, server_cpu, alg, alg != ALGORITHMS[system][0])
                     )
                 else:
                     continue

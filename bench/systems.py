@@ -157,11 +157,16 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def start(
-    system: str, database: str | None, cpu: int | None, alg: str | None = None
+    system: str,
+    database: str | None,
+    cpu: int | None,
+    alg: str | None = None,
+    cheap_logins: bool = False,
 ) -> Iterator[Running]:
     """Start `system` on SQLite (`database` None) or on the PostgreSQL URL given, signing with
     `alg` (default: the system's own default). Tessera's log (access log on, as shipped) goes
-    to `server.log` in its work dir."""
+    to `server.log` in its work dir. `cheap_logins`: a cheap password hash, for a server
+    whose logins only set its users up (only its refreshes are measured)."""
     label, api = SYSTEMS[system]
     alg = alg or ALGORITHMS[system][0]
     kind = "PostgreSQL" if database else "SQLite"
@@ -182,6 +187,8 @@ def start(
                 TESSERA_LOGIN_MAX_IN_FLIGHT_PER_IP="1000000",
             )
             env["TESSERA_ALGORITHM"] = alg
+            if cheap_logins:
+                env.update(TESSERA_ARGON2_TIME_COST="1", TESSERA_ARGON2_MEMORY_KIB="8192")
             if database:
                 env["TESSERA_DATABASE_URL"] = database
             command = [python, "-m", "bench.peers.tessera_app", "0"]
@@ -218,6 +225,8 @@ def start(
         module = {"simplejwt": "bench.peers.drf_app", "flask-jwt-extended": "bench.peers.flask_app"}
         env["BENCH_DATABASE_URL"] = database or f"sqlite:///{workdir / 'peer.db'}"
         env["BENCH_JWT_ALG"] = alg
+        if cheap_logins:
+            env["BENCH_CHEAP_LOGINS"] = "1"
         if alg != "HS256":
             env["BENCH_JWT_PRIVATE_KEY"], env["BENCH_JWT_PUBLIC_KEY"] = _rsa_pem()
         subprocess.run(

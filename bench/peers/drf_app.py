@@ -97,6 +97,12 @@ settings.configure(
         **_algorithm(),
     },
     LOGGING_CONFIG=None,
+    **(
+        # `BENCH_CHEAP_LOGINS`: a variant whose logins only set its users up (not measured).
+        {"PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"]}
+        if os.environ.get("BENCH_CHEAP_LOGINS")
+        else {}
+    ),
 )
 django.setup()
 
