@@ -1,22 +1,28 @@
 """The side-by-side phases, run identically against every system (see `bench.systems`).
 
-Per system and database: login throughput; the race (10 simultaneous refreshes of one token);
-refresh throughput and latency (each virtual user always presents its newest refresh token;
-rounds interleaved across the systems, the median reported);
-protected GET throughput (wrk when installed, else the Python generator), and for Tessera the
-same route unprotected and refresh latency during a login storm. Resident memory of the server
-(all its processes) is sampled throughout.
+Per system and database, on its default algorithm: login throughput; the race (10 simultaneous
+refreshes of one token); protected GET throughput (wrk when installed, else the Python
+generator), and for Tessera the same route unprotected, the same protected route with the
+access log off, and refresh latency with and without a login storm (rounds alternating).
+Refresh throughput and latency for every *variant* (each system on each of its algorithms, and
+Tessera's DPoP-bound sessions): each virtual user always presents its newest refresh token;
+rounds interleaved across the variants, with the server's CPU time per refresh in each round
+and, after each round, the signing floor measured on the server's core (`bench.signing`).
+Resident memory of the server (all its processes) is sampled throughout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Connection, LoadResult, Step, closed_loop
-from bench.systems import Running, tree_rss_bytes
+from bench.signing import floor
+from bench.systems import ALGORITHMS, Running, tree_cpu_seconds, tree_rss_bytes
+from tessera.dpop import ProofKey
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,24 @@ class Load:
 class VirtualUser:
     access: str = ""
     refresh: str = ""
+    key: ProofKey | None = None  # a DPoP-bound session's key: a fresh proof on every refresh
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One system on one algorithm (and for Tessera, sessions bound with DPoP or not)."""
+
+    server: Running
+    dpop: bool = False
+
+    @property
+    def main(self) -> bool:
+        """The system as its users run it by default: the one every phase measures."""
+        return not self.dpop and self.server.alg == ALGORITHMS[self.server.system][0]
+
+
+def variant_name(system: str, alg: str, dpop: bool = False) -> str:
+    return f"{system} {alg}" + (" DPoP" if dpop else "")
 
 
 @dataclass
@@ -67,14 +93,28 @@ def sampling_rss(pid: int, memory: Memory, phase: str) -> Iterator[None]:
         thread.join()
 
 
-async def _login(server: Running, connection: Connection) -> tuple[int, bytes]:
+def _proof(server: Running, key: ProofKey | None, path: str) -> dict[str, str]:
+    if key is None:
+        return {}
+    return {"DPoP": key.proof("POST", server.url + path, now=time.time())}
+
+
+async def _login(
+    server: Running, connection: Connection, key: ProofKey | None = None
+) -> tuple[int, bytes]:
     return await connection.request(
-        "POST", server.api.login_path, server.api.login_body(server.username, server.password)
+        "POST",
+        server.api.login_path,
+        server.api.login_body(server.username, server.password),
+        _proof(server, key, server.api.login_path),
     )
 
 
-async def _refresh(server: Running, connection: Connection, token: str) -> tuple[int, bytes]:
+async def _refresh(
+    server: Running, connection: Connection, token: str, key: ProofKey | None = None
+) -> tuple[int, bytes]:
     body, headers = server.api.refresh_request(token)
+    headers = {**headers, **_proof(server, key, server.api.refresh_path)}
     return await connection.request("POST", server.api.refresh_path, body, headers)
 
 
@@ -98,18 +138,23 @@ async def login_phase(server: Running, load: Load, vus: list[VirtualUser]) -> Lo
         load.max_requests,
     )
 
+    await log_in(server, vus)
+    return result
+
+
+async def log_in(server: Running, vus: list[VirtualUser]) -> None:
+    """Every virtual user without a session logs in once (with a proof if it has a key)."""
+
     async def top_up(vu: VirtualUser) -> None:
         connection = Connection(server.url)
         try:
-            status, body = await _login(server, connection)
+            status, body = await _login(server, connection, vu.key)
             if status == 200:
                 vu.access, vu.refresh = server.api.tokens(body)
         finally:
             await connection.close()
 
-    # The other virtual users (and any the time bound left out) log in once, outside the timing.
     await asyncio.gather(*(top_up(vu) for vu in vus if not vu.refresh))
-    return result
 
 
 async def refresh_phase(
@@ -117,7 +162,7 @@ async def refresh_phase(
 ) -> LoadResult:
     async def make(i: int) -> Step:
         async def step(connection: Connection) -> bool:
-            status, body = await _refresh(server, connection, vus[i].refresh)
+            status, body = await _refresh(server, connection, vus[i].refresh, vus[i].key)
             if status != 200:
                 return False
             vus[i].access, vus[i].refresh = server.api.tokens(body)
@@ -282,6 +327,19 @@ def get_phase(
 
 
 REFRESH_ROUNDS = 3
+STORM_ROUNDS = 3
+GET_ROUNDS = 5
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """A figure measured in rounds: its median, min and max, and the rounds."""
+    ordered = sorted(values) or [0.0]
+    return {
+        "median": statistics.median(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "rounds": [round(v, 4) for v in values],
+    }
 
 
 def median_round(rounds: list[LoadResult]) -> LoadResult:
@@ -299,72 +357,181 @@ def median_round(rounds: list[LoadResult]) -> LoadResult:
     )
 
 
-def run_systems(servers: dict[str, Running], load: Load) -> dict[str, dict[str, Any]]:
-    """Every phase against every running system. The refresh phase, the one the headline
-    ratio compares, runs as `REFRESH_ROUNDS` rounds interleaved across the systems (the
-    order rotating each round), so a burst of other work on the machine lands on all of them
-    alike; each system gets the same rounds of the same length. Tessera also gets its own
-    extra phases."""
-    memory = {system: Memory() for system in servers}
-    vus = {system: [VirtualUser() for _ in range(load.users)] for system in servers}
-    phases: dict[str, dict[str, Any]] = {system: {} for system in servers}
-    for system, server in servers.items():
-        with sampling_rss(server.pid, memory[system], "login"):
-            phases[system]["login"] = asyncio.run(login_phase(server, load, vus[system]))
-        phases[system]["race"] = asyncio.run(race_phase(server, load))
-    order = list(servers)
-    rounds: dict[str, list[LoadResult]] = {system: [] for system in servers}
+def refresh_rounds(
+    variants: dict[str, Variant],
+    vus: dict[str, list[VirtualUser]],
+    load: Load,
+    memory: dict[str, Memory],
+    server_cpu: int | None,
+) -> tuple[dict[str, list[tuple[LoadResult, float]]], list[dict[str, float]]]:
+    """`REFRESH_ROUNDS` rounds of refreshes interleaved across the variants (the order
+    rotating each round, so a burst of other work on the machine lands on all alike), each
+    with the server's CPU seconds over it; after each round, the signing floor measured on the
+    server's core. Returns ({variant: [(result, cpu seconds)]}, [floor per round])."""
+    order = list(variants)
+    rounds: dict[str, list[tuple[LoadResult, float]]] = {name: [] for name in variants}
+    floors: list[dict[str, float]] = []
     round_load = replace(load, seconds=load.seconds / 2)
     for n in range(REFRESH_ROUNDS):
-        for system in order[n % len(order) :] + order[: n % len(order)]:
-            server = servers[system]
-            with sampling_rss(server.pid, memory[system], "refresh"):
-                result = asyncio.run(refresh_phase(server, round_load, vus[system]))
-            rounds[system].append(result)
-    for system, server in servers.items():
-        phases[system]["refresh"] = median_round(rounds[system])
-        phases[system]["refresh_rounds"] = [r.as_dict() for r in rounds[system]]
-        phases[system].update(
-            run_rest(server, load, [vu.access for vu in vus[system] if vu.access], memory[system])
-        )
+        for name in order[n % len(order) :] + order[: n % len(order)]:
+            server = variants[name].server
+            before = tree_cpu_seconds(server.pid)
+            with sampling_rss(server.pid, memory[name], "refresh"):
+                result = asyncio.run(refresh_phase(server, round_load, vus[name]))
+            rounds[name].append((result, tree_cpu_seconds(server.pid) - before))
+        floors.append(floor(server_cpu))
+    return rounds, floors
+
+
+def run_systems(
+    servers: dict[str, Running], load: Load, server_cpu: int | None = None
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, float]]]:
+    """Every phase against every running server ({variant name: server}). The refresh rounds,
+    which the headline ratios compare, run across every variant (`refresh_rounds`); the other
+    phases against each system's main variant (its default algorithm); Tessera also gets its
+    own extra phases. Returns ({variant name: phases}, the signing floor measured after each
+    refresh round)."""
+    variants: dict[str, Variant] = {name: Variant(server) for name, server in servers.items()}
+    tessera = next((n for n, v in variants.items() if v.server.system == "tessera"), None)
+    if tessera is not None:  # DPoP-bound sessions on Tessera's main server
+        server = variants[tessera].server
+        variants[variant_name("tessera", server.alg, dpop=True)] = Variant(server, dpop=True)
+    memory = {name: Memory() for name in variants}
+    vus = {
+        name: [VirtualUser(key=ProofKey.generate() if v.dpop else None) for _ in range(load.users)]
+        for name, v in variants.items()
+    }
+    phases: dict[str, dict[str, Any]] = {
+        name: {"alg": v.server.alg} for name, v in variants.items()
+    }
+    for name, v in variants.items():
+        server = v.server
+        if v.main:
+            with sampling_rss(server.pid, memory[name], "login"):
+                phases[name]["login"] = asyncio.run(login_phase(server, load, vus[name]))
+            phases[name]["race"] = asyncio.run(race_phase(server, load))
+        else:
+            asyncio.run(log_in(server, vus[name]))
+    rounds, floors = refresh_rounds(variants, vus, load, memory, server_cpu)
+    for name, measured in rounds.items():
+        results = [r for r, _ in measured]
+        phases[name]["refresh"] = median_round(results)
+        phases[name]["refresh_rounds"] = [
+            {**r.as_dict(), "server_cpu_ms_per_refresh": round(_cpu_ms(r, cpu), 4)}
+            for r, cpu in measured
+        ]
+    for name, v in variants.items():
+        if not v.main:
+            continue
+        server = v.server
+        tokens = [vu.access for vu in vus[name] if vu.access]
+        phases[name].update(run_rest(server, load, tokens, memory[name]))
         if server.api.open_path:
-            with sampling_rss(server.pid, memory[system], "login storm"):
-                phases[system]["storm"], phases[system]["storm_logins"] = asyncio.run(
-                    storm_phase(server, load, vus[system])
-                )
-        phases[system]["peak_rss_bytes"] = memory[system].peak
-    return phases
+            phases[name].update(storm_rounds(server, load, vus[name], memory[name]))
+    for name in variants:
+        phases[name]["peak_rss_bytes"] = memory[name].peak
+    return phases, floors
 
 
-GET_ROUNDS = 5
+def _cpu_ms(result: LoadResult, cpu_seconds: float) -> float:
+    done = result.requests - result.errors
+    return cpu_seconds * 1000 / done if done else 0.0
+
+
+def storm_rounds(
+    server: Running, load: Load, vus: list[VirtualUser], memory: Memory
+) -> dict[str, Any]:
+    """`STORM_ROUNDS` pairs of rounds, refresh alone and refresh during a login storm (which
+    goes first alternating): `storm_ratio` is each pair's storm p99 / plain p99."""
+    round_load = replace(load, seconds=load.seconds / 2)
+    plain: list[LoadResult] = []
+    storms: list[tuple[LoadResult, LoadResult]] = []
+    for n in range(STORM_ROUNDS):
+        for kind in ("plain", "storm") if n % 2 == 0 else ("storm", "plain"):
+            if kind == "plain":
+                plain.append(asyncio.run(refresh_phase(server, round_load, vus)))
+            else:
+                with sampling_rss(server.pid, memory, "login storm"):
+                    storms.append(asyncio.run(storm_phase(server, round_load, vus)))
+    return {
+        "storm": median_round([r for r, _ in storms]),
+        "storm_logins": median_round([logins for _, logins in storms]),
+        "storm_plain": median_round(plain),
+        "storm_ratio": spread(
+            [s.p99_ms / max(p.p99_ms, 1e-9) for (s, _), p in zip(storms, plain, strict=True)]
+        ),
+    }
+
+
+def _access_log(server: Running, on: bool) -> None:
+    """Tessera's bench app turns its access log off on SIGUSR1, on again on SIGUSR2."""
+    os.kill(server.pid, signal.SIGUSR2 if on else signal.SIGUSR1)
+    time.sleep(0.05)  # the signal is handled by the server's event loop, between requests
 
 
 def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> dict[str, Any]:
-    """Protected GETs, and for Tessera the same route unprotected: `GET_ROUNDS` rounds of
-    a third of a phase each, the two kinds alternating (which goes first alternates too), so
-    the protected/unprotected ratio compares neighbours in time rather than two phases a burst
-    of other work on the machine may have split: `pair_ratio` is the median over the rounds of
-    each round's protected/unprotected throughput. Every system gets the same protected
-    rounds."""
+    """Protected GETs, and for Tessera the same route unprotected and the protected route
+    with the access log off: `GET_ROUNDS` rounds of a third of a phase each, the kinds in an
+    order rotating each round, so a ratio compares neighbours in time rather than two phases a
+    burst of other work on the machine may have split. Both ratios are taken from the server's
+    CPU time per request in each round (what a saturated core's throughput follows, and what
+    other work on the machine distorts least): `pair_ratio` is unprotected CPU / protected CPU
+    (the protected route's throughput as a fraction of the unprotected one's), and
+    `access_log_cost` 1 - (CPU with the log off / with it on), each over the rounds (median,
+    min, max); the same from GET/s is kept beside them (`..._throughput`). Every system gets
+    the same protected rounds."""
     round_load = replace(load, seconds=load.seconds / 3)
-    kinds = {"protected": (server.api.protected_path, tokens, "protected GET")}
+    kinds: dict[str, tuple[str, list[str], str, bool]] = {
+        "protected": (server.api.protected_path, tokens, "protected GET", True)
+    }
     if server.api.open_path:
-        kinds["open"] = (server.api.open_path, [], "same route unprotected")
+        kinds["open"] = (server.api.open_path, [], "same route unprotected", True)
+        kinds["protected, log off"] = (
+            server.api.protected_path,
+            tokens,
+            "protected GET, access log off",
+            False,
+        )
     rounds: dict[str, list[LoadResult]] = {kind: [] for kind in kinds}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     tool = "-"
+    order = list(kinds)
     for n in range(GET_ROUNDS):
-        for kind in list(kinds) if n % 2 == 0 else list(reversed(kinds)):
-            path, credentials, label = kinds[kind]
+        for kind in order[n % len(order) :] + order[: n % len(order)]:
+            path, credentials, label, log_on = kinds[kind]
+            if server.api.open_path:
+                _access_log(server, log_on)
+            before = tree_cpu_seconds(server.pid)
             with sampling_rss(server.pid, memory, label):
                 result, tool = get_phase(
                     server, path, credentials, round_load, f"{label} ({server.database})"
                 )
+            cpu[kind].append(_cpu_ms(result, tree_cpu_seconds(server.pid) - before))
             rounds[kind].append(result)
+    if server.api.open_path:
+        _access_log(server, True)
     phases: dict[str, Any] = {kind: median_round(r) for kind, r in rounds.items()}
     phases["get_tool"] = tool
+    phases["get_cpu_ms"] = {kind: spread(c) for kind, c in cpu.items()}
     if "open" in rounds:
-        phases["pair_ratio"] = statistics.median(
-            p.per_second / max(o.per_second, 1e-9)
-            for p, o in zip(rounds["protected"], rounds["open"], strict=True)
+        on, off, unprotected = cpu["protected"], cpu["protected, log off"], cpu["open"]
+        phases["pair_ratio"] = spread(
+            [o / max(p, 1e-9) for p, o in zip(on, unprotected, strict=True)]
+        )
+        phases["access_log_cost"] = spread(
+            [1 - f / max(p, 1e-9) for p, f in zip(on, off, strict=True)]
+        )
+        protected = rounds["protected"]
+        phases["pair_ratio_throughput"] = spread(
+            [
+                p.per_second / max(o.per_second, 1e-9)
+                for p, o in zip(protected, rounds["open"], strict=True)
+            ]
+        )
+        phases["access_log_cost_throughput"] = spread(
+            [
+                1 - p.per_second / max(q.per_second, 1e-9)
+                for p, q in zip(protected, rounds["protected, log off"], strict=True)
+            ]
         )
     return phases

@@ -28,8 +28,9 @@ class Server:
 
 @contextmanager
 def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
-    """`tessera serve --demo` on a free port in a scratch data dir (pinned to `cpu` if given)."""
-    with tempfile.TemporaryDirectory() as data_dir:
+    """`tessera serve --demo` on a free port in a scratch data dir (pinned to `cpu` if given),
+    logging as shipped (info: the access log on), to `server.log` in the data dir."""
+    with tempfile.TemporaryDirectory() as data_dir, Path(data_dir, "server.log").open("w") as log:
         env = {**os.environ, **{f"TESSERA_{k.upper()}": v for k, v in settings.items()}}
         command = [
             str(Path(sys.executable).with_name("tessera")),
@@ -37,14 +38,12 @@ def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
             "--port",
             "0",
             "--demo",
-            "--log-level",
-            "warning",
             "--data-dir",
             data_dir,
         ]
         if cpu is not None and hasattr(os, "sched_setaffinity"):
             command = ["taskset", "-c", str(cpu), *command]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         try:
             url = username = password = None
             deadline = time.monotonic() + 30
@@ -67,3 +66,4 @@ def tessera_serve(cpu: int | None = None, **settings: str) -> Iterator[Server]:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()

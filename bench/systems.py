@@ -5,10 +5,15 @@
 - flask-jwt-extended: Flask under gunicorn, sync workers.
 
 gunicorn's docs suggest (2 x cores) + 1 workers: 3 for the one core each server gets.
+
+Each can sign with another algorithm (`start(..., alg=...)`): Tessera with RS256 (its default),
+ES256 or EdDSA; the peers with HS256 (their default) or RS256 (a 2048-bit key made for the run,
+as Tessera's), so a ratio can compare like with like.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -17,10 +22,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench.server import DEMO, LISTENING
 
@@ -77,6 +85,27 @@ SYSTEMS = {
     "simplejwt": ("DRF + simplejwt", SIMPLEJWT),
     "flask-jwt-extended": ("Flask + flask-jwt-extended", FLASK_JWT),
 }
+# Each system's default algorithm first, then the others it runs with.
+ALGORITHMS = {
+    "tessera": ("RS256", "ES256", "EdDSA"),
+    "simplejwt": ("HS256", "RS256"),
+    "flask-jwt-extended": ("HS256", "RS256"),
+}
+
+
+@functools.cache
+def _rsa_pem() -> tuple[str, str]:
+    """A 2048-bit RSA key pair (private, public PEM) for the peers' RS256 runs."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private.decode(), public.decode()
 
 
 @dataclass(frozen=True)
@@ -90,6 +119,7 @@ class Running:
     username: str
     password: str
     workdir: Path
+    alg: str = ""
 
 
 def _free_port() -> int:
@@ -126,12 +156,22 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def start(system: str, database: str | None, cpu: int | None) -> Iterator[Running]:
-    """Start `system` on SQLite (`database` None) or on the PostgreSQL URL given."""
+def start(
+    system: str,
+    database: str | None,
+    cpu: int | None,
+    alg: str | None = None,
+    cheap_logins: bool = False,
+) -> Iterator[Running]:
+    """Start `system` on SQLite (`database` None) or on the PostgreSQL URL given, signing with
+    `alg` (default: the system's own default). Tessera's log (access log on, as shipped) goes
+    to `server.log` in its work dir. `cheap_logins`: a cheap password hash, for a server
+    whose logins only set its users up (only its refreshes are measured)."""
     label, api = SYSTEMS[system]
+    alg = alg or ALGORITHMS[system][0]
     kind = "PostgreSQL" if database else "SQLite"
-    with tempfile.TemporaryDirectory(prefix=f"bench-{system}-") as tmp:
-        workdir = Path(tmp)
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{system}-")))
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_SECRET": SECRET}
         python = sys.executable
         if system == "tessera":
@@ -146,11 +186,21 @@ def start(system: str, database: str | None, cpu: int | None) -> Iterator[Runnin
                 TESSERA_LOGIN_MAX_IN_FLIGHT="1000000",
                 TESSERA_LOGIN_MAX_IN_FLIGHT_PER_IP="1000000",
             )
+            env["TESSERA_ALGORITHM"] = alg
+            if cheap_logins:
+                env.update(TESSERA_ARGON2_TIME_COST="1", TESSERA_ARGON2_MEMORY_KIB="8192")
             if database:
                 env["TESSERA_DATABASE_URL"] = database
             command = [python, "-m", "bench.peers.tessera_app", "0"]
+            log = (workdir / "server.log").open("w")
+            stack.callback(log.close)
             process = subprocess.Popen(
-                _pinned(command, cpu), stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
+                _pinned(command, cpu),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=env,
+                cwd=ROOT,
             )
             try:
                 url = username = password = None
@@ -167,13 +217,18 @@ def start(system: str, database: str | None, cpu: int | None) -> Iterator[Runnin
                 if not (url and username and password):
                     raise RuntimeError("Tessera did not start")
                 yield Running(
-                    system, label, kind, url, process.pid, api, username, password, workdir
+                    system, label, kind, url, process.pid, api, username, password, workdir, alg
                 )
             finally:
                 _stop(process)
             return
         module = {"simplejwt": "bench.peers.drf_app", "flask-jwt-extended": "bench.peers.flask_app"}
         env["BENCH_DATABASE_URL"] = database or f"sqlite:///{workdir / 'peer.db'}"
+        env["BENCH_JWT_ALG"] = alg
+        if cheap_logins:
+            env["BENCH_CHEAP_LOGINS"] = "1"
+        if alg != "HS256":
+            env["BENCH_JWT_PRIVATE_KEY"], env["BENCH_JWT_PUBLIC_KEY"] = _rsa_pem()
         subprocess.run(
             [python, "-m", module[system], "setup", USERNAME, PASSWORD],
             env=env,
@@ -199,7 +254,9 @@ def start(system: str, database: str | None, cpu: int | None) -> Iterator[Runnin
             url = f"http://127.0.0.1:{port}"
             _wait_http(url, process)
             time.sleep(1.0)  # the workers boot after the master binds
-            yield Running(system, label, kind, url, process.pid, api, USERNAME, PASSWORD, workdir)
+            yield Running(
+                system, label, kind, url, process.pid, api, USERNAME, PASSWORD, workdir, alg
+            )
         finally:
             _stop(process)
 
@@ -228,3 +285,29 @@ def tree_rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its living descendants (gunicorn's workers,
+    `tessera serve --workers`' workers): the server's own CPU, whatever else runs."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        if current in stats:  # utime and stime: fields 14 and 15 of stat, 12 and 13 here
+            total += int(stats[current][11]) + int(stats[current][12])
+    return total / CLOCK_TICKS

@@ -30,7 +30,7 @@ from bench.compare import Load, VirtualUser, get_phase, refresh_phase
 from bench.load import Connection, LoadResult
 from bench.postgres import scratch_database
 from bench.server import tessera_serve
-from bench.systems import TESSERA, Running
+from bench.systems import TESSERA, Running, tree_cpu_seconds
 
 WORKERS = (1, 2)
 ROUNDS = 3
@@ -46,7 +46,6 @@ SETTINGS = {
     "login_max_in_flight_per_ip": "1000000",
     "refresh_limit": "1000000",
 }
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -71,28 +70,6 @@ class Measured:
         """Successful requests per second of the server's CPU: what one core serves."""
         done = sum(r.requests - r.errors for r in self.rounds)
         return done / self.cpu_seconds if self.cpu_seconds else 0.0
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` and its living descendants (the workers)."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(entry)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
-        if current in stats:  # utime and stime: fields 14 and 15 of stat, 12 and 13 here
-            total += int(stats[current][11]) + int(stats[current][12])
-    return total / CLOCK_TICKS
 
 
 @contextmanager

@@ -1,10 +1,13 @@
 """The benchmark's peer apps still start and rotate (so `make bench` does not rot): each on
-SQLite under gunicorn, one login, one rotation, the old refresh token refused, one protected
-GET. Needs the `bench` extra (`make bench` installs it); skipped without it."""
+SQLite under gunicorn, on each algorithm the bench runs it with (the access token's header
+says which), one login, one rotation, the old refresh token refused, one protected GET. Needs
+the `bench` extra (`make bench` installs it); skipped without it."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
 import pytest
 
@@ -13,12 +16,17 @@ pytest.importorskip("flask_jwt_extended", reason="needs the bench extra: make be
 pytest.importorskip("gunicorn", reason="needs the bench extra: make bench")
 
 from bench.load import Connection
-from bench.systems import PASSWORD, SYSTEMS, USERNAME, start
+from bench.systems import ALGORITHMS, PASSWORD, SYSTEMS, USERNAME, start
 
 pytestmark = pytest.mark.slow
 
 
-async def one_rotation(url: str, system: str) -> None:
+def header_alg(token: str) -> str:
+    head = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["alg"])
+
+
+async def one_rotation(url: str, system: str, alg: str) -> None:
     api = SYSTEMS[system][1]
     connection = Connection(url)
     try:
@@ -27,6 +35,7 @@ async def one_rotation(url: str, system: str) -> None:
         )
         assert status == 200, body
         access, refresh = api.tokens(body)
+        assert header_alg(access) == alg
         payload, headers = api.refresh_request(refresh)
         status, body = await connection.request("POST", api.refresh_path, payload, headers)
         assert status == 200, body
@@ -41,7 +50,10 @@ async def one_rotation(url: str, system: str) -> None:
         await connection.close()
 
 
-@pytest.mark.parametrize("system", ["simplejwt", "flask-jwt-extended"])
-def test_peer_starts_and_rotates(system: str) -> None:
-    with start(system, None, cpu=None) as server:
-        asyncio.run(one_rotation(server.url, system))
+@pytest.mark.parametrize(
+    ("system", "alg"),
+    [(system, alg) for system in ("simplejwt", "flask-jwt-extended") for alg in ALGORITHMS[system]],
+)
+def test_peer_starts_and_rotates(system: str, alg: str) -> None:
+    with start(system, None, cpu=None, alg=alg) as server:
+        asyncio.run(one_rotation(server.url, system, alg))

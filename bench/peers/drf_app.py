@@ -7,8 +7,10 @@ for the database: persistent connections (`CONN_MAX_AGE`) and, on SQLite, WAL wi
 transactions. Runs under gunicorn's sync workers: `gunicorn bench.peers.drf_app:application`.
 
 Configuration from the environment: `BENCH_DATABASE_URL` (`sqlite:///path` or
-`postgresql://user@host:port/name`) and `BENCH_SECRET`. `python -m bench.peers.drf_app setup
-USER PASSWORD` migrates and creates the user.
+`postgresql://user@host:port/name`), `BENCH_SECRET`, and `BENCH_JWT_ALG` (`HS256`, the default, or
+`RS256` with the PEM keys in `BENCH_JWT_PRIVATE_KEY` / `BENCH_JWT_PUBLIC_KEY`: simplejwt's
+`ALGORITHM`, `SIGNING_KEY`, `VERIFYING_KEY`), so it can be compared with Tessera on the same
+algorithm. `python -m bench.peers.drf_app setup USER PASSWORD` migrates and creates the user.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ def _database(url: str) -> dict[str, Any]:
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": str(parts.port or 5432),
         "CONN_MAX_AGE": 60,
+    }
+
+
+def _algorithm() -> dict[str, str]:
+    alg = os.environ.get("BENCH_JWT_ALG", "HS256")
+    if alg == "HS256":
+        return {}
+    return {
+        "ALGORITHM": alg,
+        "SIGNING_KEY": os.environ["BENCH_JWT_PRIVATE_KEY"],
+        "VERIFYING_KEY": os.environ["BENCH_JWT_PUBLIC_KEY"],
     }
 
 
@@ -81,8 +94,15 @@ settings.configure(
         "REFRESH_TOKEN_LIFETIME": timedelta(days=14),
         "ROTATE_REFRESH_TOKENS": True,
         "BLACKLIST_AFTER_ROTATION": True,
+        **_algorithm(),
     },
     LOGGING_CONFIG=None,
+    **(
+        # `BENCH_CHEAP_LOGINS`: a variant whose logins only set its users up (not measured).
+        {"PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"]}
+        if os.environ.get("BENCH_CHEAP_LOGINS")
+        else {}
+    ),
 )
 django.setup()
 

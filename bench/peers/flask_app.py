@@ -6,7 +6,9 @@ the refresh route revoking the presented token's `jti` and returning a new pair.
 
 Defaults otherwise (HS256 on `JWT_SECRET_KEY`), passwords with Werkzeug's hasher. Runs under
 gunicorn's sync workers: `gunicorn bench.peers.flask_app:app`. Configuration:
-`BENCH_DATABASE_URL` (SQLAlchemy URL), `BENCH_SECRET`; `python -m bench.peers.flask_app setup
+`BENCH_DATABASE_URL` (SQLAlchemy URL), `BENCH_SECRET`, `BENCH_JWT_ALG` (`HS256`, the default, or
+`RS256` with the PEM keys in `BENCH_JWT_PRIVATE_KEY` / `BENCH_JWT_PUBLIC_KEY`:
+`JWT_ALGORITHM`, `JWT_PRIVATE_KEY`, `JWT_PUBLIC_KEY`); `python -m bench.peers.flask_app setup
 USER PASSWORD` creates the tables and the user.
 """
 
@@ -17,6 +19,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import (
+    load_pem_private_key,
+    load_pem_public_key,
+)
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_jwt_extended import (
@@ -67,6 +73,15 @@ app.config.update(
     JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=10),  # Tessera's default
     JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=14),
 )
+if (_alg := os.environ.get("BENCH_JWT_ALG", "HS256")) != "HS256":
+    # Key objects, parsed once: given the PEM strings (as its docs show), PyJWT parses and
+    # checks the RSA key again for every token it signs, ~50x the signature itself. The
+    # comparison is with the library at its best.
+    app.config.update(
+        JWT_ALGORITHM=_alg,
+        JWT_PRIVATE_KEY=load_pem_private_key(os.environ["BENCH_JWT_PRIVATE_KEY"].encode(), None),
+        JWT_PUBLIC_KEY=load_pem_public_key(os.environ["BENCH_JWT_PUBLIC_KEY"].encode()),
+    )
 jwt = JWTManager(app)
 db.init_app(app)
 
@@ -127,7 +142,10 @@ def me() -> ResponseReturnValue:
 def setup(username: str, password: str) -> None:
     with app.app_context():
         db.create_all()
-        db.session.add(User(username=username, password_hash=generate_password_hash(password)))
+        # `BENCH_CHEAP_LOGINS`: a variant whose logins only set its users up (not measured).
+        method = "pbkdf2:sha256:1000" if os.environ.get("BENCH_CHEAP_LOGINS") else "scrypt"
+        password_hash = generate_password_hash(password, method=method)
+        db.session.add(User(username=username, password_hash=password_hash))
         db.session.commit()
 
 

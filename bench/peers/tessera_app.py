@@ -2,6 +2,10 @@
 `GET /bench/open`, the demo's protected `GET /api/me` without the `Depends(auth.require())`,
 so a protected request can be compared with the same request unprotected.
 
+Logging as `tessera serve` ships: info level, so the access log writes one line per request to
+stderr (the bench sends it to a file). SIGUSR1 turns the access log off and SIGUSR2 on again, so
+the bench can measure its cost in one process, on and off rounds alternating.
+
 Settings from the usual `TESSERA_*` environment; `python -m bench.peers.tessera_app PORT`
 prints the same start-up lines as `tessera serve --demo`.
 """
@@ -9,7 +13,9 @@ prints the same start-up lines as `tessera serve --demo`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+import signal
 import sys
 
 from tessera import Settings, Tessera
@@ -37,8 +43,13 @@ def main(port: int) -> None:
         await auth.users.add("demo", password)
         print(f"Tessera listening on {url_of(sock)}", flush=True)
         print(f"  demo login: username 'demo', password '{password}'", flush=True)
-        configure_logging(settings.log_format, "warning")
-        await build_server(auth, app=app, log_level="warning").serve(sockets=[sock])
+        configure_logging(settings.log_format, "info")
+        server = build_server(auth, app=app, log_level="info")
+        access = logging.getLogger("tessera.access")
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(access, "disabled", True))
+        loop.add_signal_handler(signal.SIGUSR2, lambda: setattr(access, "disabled", False))
+        await server.serve(sockets=[sock])
 
     try:
         asyncio.run(serve())
