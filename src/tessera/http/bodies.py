@@ -12,11 +12,20 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
+# FastAPI's error for a body that is not JSON (by its content type).
+NOT_AN_OBJECT = {
+    "type": "model_attributes_type",
+    "loc": ("body",),
+    "msg": "Input should be a valid dictionary or object to extract fields from",
+    "input": None,
+}
 
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model | None:
@@ -27,9 +36,7 @@ async def parse_body(request: Request, model: type[Model]) -> Model | None:
         return None
     content_type = request.headers.get("content-type")
     if content_type is not None and not _is_json(content_type):
-        raise RequestValidationError(
-            [{"type": "model_attributes_type", "loc": ("body",), "msg": "Input should be a valid dictionary or object to extract fields from", "input": None}]
-        )
+        raise RequestValidationError([NOT_AN_OBJECT])
     if raw.strip() == b"null":
         return None
     try:

@@ -9,9 +9,9 @@ from starlette.responses import JSONResponse, Response
 
 from tessera.errors import InvalidGrant, InvalidRequest, NotFound
 from tessera.http.bearer import bearer_token, session_ended, verify_request
+from tessera.http.bodies import json_body, parse_body
 from tessera.http.contract import client_info, contract_route
 from tessera.http.dpop import nonce_headers, proven_key
-from tessera.http.bodies import json_body, parse_body
 from tessera.http.errors import (
     NO_STORE,
     from_tessera_error,
