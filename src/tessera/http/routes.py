@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from tessera.errors import InvalidGrant, InvalidRequest, NotFound
 from tessera.http.bearer import bearer_token, session_ended, verify_request
+from tessera.http.bodies import json_body, parse_body
 from tessera.http.contract import client_info, contract_route
 from tessera.http.dpop import nonce_headers, proven_key
 from tessera.http.errors import (
@@ -90,13 +91,16 @@ def build_router(auth: AuthService) -> APIRouter:
         issued = await auth.login(body.username, body.password, client_info(request), jkt)
         return token_response(issued, body.transport)
 
-    @router.post(f"{prefix}/refresh", response_model=TokenResponse, tags=["auth"])
-    async def refresh(
-        request: Request,
-        body: RefreshRequest | None = Body(default=None),
-    ) -> Response:
+    @router.post(
+        f"{prefix}/refresh",
+        response_model=TokenResponse,
+        tags=["auth"],
+        openapi_extra=json_body(RefreshRequest, required=False),
+    )
+    async def refresh(request: Request) -> Response:
         """Rotate the refresh token (cookie, or `refresh_token` in the body); a session bound
         to a DPoP key only with a proof by that key."""
+        body = await parse_body(request, RefreshRequest)
         cookie = refresh_cookie(request)
         if body is not None:
             token, transport = body.refresh_token, "body"
