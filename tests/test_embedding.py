@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 
-from tessera import AccessClaims, ManualClock, Principal, Tessera
+from tessera import AccessClaims, ManualClock, Principal, Tessera, install_error_handlers
 from tests.conftest import PASSWORD, make_settings
 
 
@@ -95,3 +95,28 @@ def test_pluggable_authenticator(tmp_path: Path) -> None:
         }
         refused = client.post("/auth/login", json={"username": "ext-user", "password": "x"})
         assert refused.status_code == 401
+
+
+def test_a_host_routers_dependencies_guard_the_hot_routes_too(tmp_path: Path) -> None:
+    """/auth/refresh skips FastAPI's request handling (http/contract.py): never the
+    dependencies a host application puts on Tessera's router."""
+    seen: list[str] = []
+
+    def gate(request: Request) -> None:
+        seen.append(request.url.path)
+        raise HTTPException(403, "closed here")
+
+    for mount in ("include_router", "nested router"):
+        auth = Tessera(make_settings(tmp_path / mount.replace(" ", "-")))
+        app = FastAPI()
+        if mount == "include_router":
+            app.include_router(auth.router, dependencies=[Depends(gate)])
+        else:
+            outer = APIRouter(dependencies=[Depends(gate)])
+            outer.include_router(auth.router)
+            app.include_router(outer)
+        install_error_handlers(app)
+        with TestClient(app, base_url="https://app.test") as client:
+            refused = client.post("/auth/refresh", json={"refresh_token": "x" * 43})
+            assert refused.status_code == 403, mount
+    assert seen == ["/auth/refresh", "/auth/refresh"]
