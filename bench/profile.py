@@ -33,7 +33,7 @@ def main() -> None:
         out = Path(tmp) / "profile.pyisession"
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
             "TESSERA_DATA_DIR": tmp,
             "TESSERA_SECRET": SECRET,
             "TESSERA_ARGON2_MEMORY_KIB": "8192",  # logins are only the set-up here

@@ -172,7 +172,12 @@ def start(
     kind = "PostgreSQL" if database else "SQLite"
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{system}-")))
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_SECRET": SECRET}
+        # This checkout's code (src/), not whatever the venv installed; bench.peers from ROOT.
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+            "BENCH_SECRET": SECRET,
+        }
         python = sys.executable
         if system == "tessera":
             env.update(
