@@ -90,7 +90,8 @@ def test_log_fields_writes_the_message_and_every_field() -> None:
     entry = json.loads(line)
     assert entry["message"] == "GET /api/me 200 1.2ms"
     assert entry["request_id"] == "req-7"
-    assert {k: entry[k] for k in ("method", "path", "route", "status", "duration_ms", "client")} == {
+    fields = ("method", "path", "route", "status", "duration_ms", "client")
+    assert {k: entry[k] for k in fields} == {
         "method": "GET",
         "path": "/api/me",
         "route": "/api/me",

@@ -34,7 +34,9 @@ def redact(text: str) -> str:
     return URL_USER_INFO.sub(r"\1***@", text)
 
 
-def log_fields(logger: logging.Logger, message: str, args: tuple[object, ...], **fields: object) -> None:
+def log_fields(
+    logger: logging.Logger, message: str, args: tuple[object, ...], **fields: object
+) -> None:
     """`logger.info(message, *args, extra=fields)` without `Logger.info`'s walk up the stack
     to find its caller (for `%(pathname)s` and `%(lineno)d`, which no Tessera format shows):
     for a line written on every request from one place, the access log's. The record names
@@ -76,7 +78,7 @@ class TextFormatter(logging.Formatter):
         super().__init__(TEXT_FORMAT)
         self.stamp = SecondStamp(self.default_time_format, time.localtime)
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return f"{self.stamp(record.created)},{int(record.msecs):03d}"
 
 

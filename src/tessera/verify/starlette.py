@@ -79,4 +79,3 @@ async def verified(verifier: Verifier, request: HTTPConnection) -> AccessClaims:
     url = verifier.request_url(str(request.url), request.url.path) if given.dpop else ""
     method = request.scope.get("method", "GET")
     return await aclaims_for(verifier, given, method, url)
-
