@@ -68,10 +68,12 @@ def test_json_ts_is_utc_to_the_millisecond() -> None:
 
 def test_log_fields_writes_the_message_and_every_field() -> None:
     stream = handler("json").stream
+    access = logging.getLogger("tessera.access")
+    was_disabled, access.disabled = access.disabled, False  # build_server may have turned it off
     token = request_id.set("req-7")
     try:
         log_fields(
-            logging.getLogger("tessera.access"),
+            access,
             "%s %s %d %.1fms",
             ("GET", "/api/me", 200, 1.25),
             method="GET",
@@ -81,10 +83,10 @@ def test_log_fields_writes_the_message_and_every_field() -> None:
             duration_ms=1.25,
             client="127.0.0.1",
         )
-        logging.getLogger("tessera.access").disabled = True
-        log_fields(logging.getLogger("tessera.access"), "not written", ())
+        access.disabled = True
+        log_fields(access, "not written", ())
     finally:
-        logging.getLogger("tessera.access").disabled = False
+        access.disabled = was_disabled
         request_id.reset(token)
     (line,) = stream.getvalue().splitlines()
     entry = json.loads(line)
