@@ -10,12 +10,14 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 
 request_id: ContextVar[str | None] = ContextVar("tessera_request_id", default=None)
 
 # Structured fields a record may carry (passed with `extra=`); anything else is not emitted.
 FIELDS = ("method", "path", "status", "duration_ms", "client", "route")
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 
 # `scheme://anything-without-spaces@`: the user-info of a URL (up to its last `@`, as URL
 # parsers read it), which is where a Redis or database URL carries its password.
@@ -24,8 +26,26 @@ URL_USER_INFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
 
 def redact(text: str) -> str:
     """`text` with the user-info of every URL in it replaced by `***` (as `redact_url` does
-    for one URL): for exception messages, which may quote a configured URL."""
+    for one URL): for exception messages, which may quote a configured URL. A line without
+    `://` has no URL to redact (the pattern needs one): most lines, the access log's among
+    them, skip the regular expression."""
+    if "://" not in text:
+        return text
     return URL_USER_INFO.sub(r"\1***@", text)
+
+
+def log_fields(
+    logger: logging.Logger, message: str, args: tuple[object, ...], **fields: object
+) -> None:
+    """`logger.info(message, *args, extra=fields)` without `Logger.info`'s walk up the stack
+    to find its caller (for `%(pathname)s` and `%(lineno)d`, which no Tessera format shows):
+    for a line written on every request from one place, the access log's. The record names
+    this function as its origin."""
+    if logger.isEnabledFor(logging.INFO):
+        record = logger.makeRecord(
+            logger.name, logging.INFO, __file__, 0, message, args, None, "log_fields", fields
+        )
+        logger.handle(record)
 
 
 class RequestIdFilter(logging.Filter):
@@ -34,11 +54,42 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class SecondStamp:
+    """A record's time to the second, formatted once per second: lines come many per second,
+    and formatting a date cost more than all the other fields of an access line."""
+
+    def __init__(self, format: str, convert: Callable[[float], time.struct_time]) -> None:
+        self.format = format
+        self.convert = convert
+        self.last = (-1, "")  # one tuple, so a reader never pairs one second with another's text
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        last = self.last
+        if last[0] != second:
+            last = self.last = (second, time.strftime(self.format, self.convert(second)))
+        return last[1]
+
+
+class TextFormatter(logging.Formatter):
+    """`TEXT_FORMAT`, its time as `logging.Formatter` writes it (local time, milliseconds)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self.stamp = SecondStamp(self.default_time_format, time.localtime)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return f"{self.stamp(record.created)},{int(record.msecs):03d}"
+
+
 class JSONFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stamp = SecondStamp("%Y-%m-%dT%H:%M:%S", time.gmtime)
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{self.stamp(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -65,17 +116,16 @@ class RedactingFormatter(logging.Formatter):
         return redact(self.inner.format(record))
 
 
-TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
-
-
 def configure(format: str = "text", level: str = "info") -> None:
     """Send every log line (Tessera's and uvicorn's) to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    inner = JSONFormatter() if format == "json" else logging.Formatter(TEXT_FORMAT)
+    inner = JSONFormatter() if format == "json" else TextFormatter()
     handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # No line shows a thread or process name: spare every record looking them up.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

@@ -40,7 +40,7 @@ THUMBPRINT_MEMBERS = {
 CACHE_SIZE = 1024
 _KEY_TYPES: dict[str, type[Key]] = {"EC": ECKey, "OKP": OKPKey, "RSA": RSAKey}
 
-_cache: OrderedDict[str, tuple[Key, str]] = OrderedDict()
+_cache: OrderedDict[tuple[object, ...], tuple[Key, str]] = OrderedDict()
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
@@ -66,21 +66,26 @@ def public_key_of(jwk: object, alg: str) -> tuple[Key, str]:
     kty, crv = wanted
     if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
         raise InvalidProof("bad_key", f"the proof's jwk is not a key for {alg}")
-    jkt = thumbprint(jwk)
-    cache_key = alg + ":" + jkt
+    members = THUMBPRINT_MEMBERS[kty]
+    values = tuple(jwk.get(m) for m in members)
+    if not all(isinstance(v, str) for v in values):
+        raise InvalidProof("bad_key", "the proof's jwk is not an EC, OKP or RSA public key")
+    # Keyed by the members themselves: a returning client's key costs a lookup, not the
+    # thumbprint's JSON and SHA-256 (computed once, with the import, and cached with it).
+    cache_key = (alg, *values)
     cached = _cache.get(cache_key)
     if cached is not None:
         _cache.move_to_end(cache_key)
         return cached
+    jkt = thumbprint(jwk)
     if kty == "RSA" and not MIN_RSA_BITS <= _modulus_bits(jwk["n"]) <= MAX_RSA_BITS:
         raise InvalidProof("bad_key", "the proof's RSA key is too small or too large")
     if kty == "RSA" and jwk["e"] != RSA_EXPONENT:
         # A huge public exponent makes each (junk) signature cost a private-key operation,
         # on the event loop, before any credential is looked at: 65537 only.
         raise InvalidProof("bad_key", "the proof's RSA exponent is not 65537")
-    members = {m: jwk[m] for m in THUMBPRINT_MEMBERS[kty]}
     try:
-        key = _KEY_TYPES[kty].import_key(members)
+        key = _KEY_TYPES[kty].import_key({m: jwk[m] for m in members})
     except (JoseError, ValueError, TypeError) as exc:
         raise InvalidProof("bad_key", "the proof's jwk is not a valid public key") from exc
     _cache[cache_key] = (key, jkt)

@@ -164,8 +164,9 @@ class ProofChecker:
             raise InvalidProof("bad_claims", "the proof's jti is missing or not a short string")
         if not isinstance(htm, str) or htm != method:
             raise InvalidProof("wrong_method", "the proof's htm is not this request's method")
+        # `htu` as sent, letter for letter, is the usual case: normalised once, not twice.
         target = normalize_htu(htu) if isinstance(htu, str) else None
-        if target is None or target != normalize_htu(url):
+        if target is None or (htu != url and target != normalize_htu(url)):
             raise InvalidProof("wrong_url", "the proof's htu is not this request's URL")
         if (
             isinstance(iat, bool)

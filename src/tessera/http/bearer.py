@@ -12,7 +12,7 @@ from tessera.dpop import PROOF_ALGORITHMS, InvalidProof
 from tessera.service import AuthService
 from tessera.tokens import AccessClaims, InvalidToken
 from tessera.verify.binding import check_binding, dpop_refusal, rejection_reason
-from tessera.verify.credentials import Credential, credential_of, request_url
+from tessera.verify.credentials import Credential, credential_of, presented, request_url
 from tessera.verify.fastapi import AuthHTTPError
 from tessera.verify.refusal import Refusal, check_role, refusal_for, roles_of
 
@@ -31,10 +31,9 @@ def algorithms(auth: AuthService) -> tuple[str, ...] | None:
 
 def credential(auth: AuthService, request: Request) -> Credential:
     """The request's credential, or 401."""
+    authorization, proofs = presented(request.scope["headers"])
     try:
-        return credential_of(
-            request.headers.get("authorization"), request.headers.getlist("dpop"), algorithms(auth)
-        )
+        return credential_of(authorization, proofs, algorithms(auth))
     except Refusal as refusal:
         raise http_error(refusal) from None
 
@@ -61,7 +60,7 @@ async def verify_request(auth: AuthService, request: Request) -> AccessClaims:
     given = credential(auth, request)
     try:
         claims = await auth.verify_access_token(given.token)
-        if claims.jkt is not None or given.dpop:
+        if given.dpop or "cnf" in claims.extra:  # else an unbound token as Bearer: nothing to bind
             check_binding(
                 claims,
                 given,

@@ -10,7 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tessera.logs import request_id
+from tessera.logs import log_fields, request_id
 from tessera.metrics import Metrics
 
 access_log = logging.getLogger("tessera.access")
@@ -157,20 +157,16 @@ class RequestContextMiddleware:
             self.metrics.latency.labels(route, method, f"{status // 100}xx").observe(duration)
             client = scope.get("client")
             path = printable(scope["path"])  # never the query string: it may carry secrets
-            access_log.info(
+            log_fields(
+                access_log,
                 "%s %s %d %.1fms",
-                scope["method"],
-                path,
-                status,
-                duration * 1000,
-                extra={
-                    "method": scope["method"],
-                    "path": path,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(duration * 1000, 2),
-                    "client": client[0] if client else None,
-                },
+                (scope["method"], path, status, duration * 1000),
+                method=scope["method"],
+                path=path,
+                route=route,
+                status=status,
+                duration_ms=round(duration * 1000, 2),
+                client=client[0] if client else None,
             )
             request_id.reset(token)
 

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from tessera.tokens import AccessClaims
 from tessera.verify.admission import aclaims_for, credential
+from tessera.verify.credentials import presented
 from tessera.verify.refusal import Refusal
 from tessera.verify.verifier import Verifier
 
@@ -74,11 +75,7 @@ class TesseraBackend(AuthenticationBackend):
 
 async def verified(verifier: Verifier, request: HTTPConnection) -> AccessClaims:
     """The claims of the request's credential, or a `Refusal` (FastAPI and Starlette)."""
-    given = credential(verifier, request.headers.get("authorization"), request_proofs(request))
+    given = credential(verifier, *presented(request.scope["headers"]))
     url = verifier.request_url(str(request.url), request.url.path) if given.dpop else ""
     method = request.scope.get("method", "GET")
     return await aclaims_for(verifier, given, method, url)
-
-
-def request_proofs(request: HTTPConnection) -> list[str]:
-    return request.headers.getlist("dpop")
