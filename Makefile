@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/tessera serve --demo
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
