@@ -1,5 +1,7 @@
 """Schemathesis against the OpenAPI schema of every route: thousands of generated requests,
-zero server errors. The budget is bounded so it fits in CI."""
+zero server errors. The budget is bounded so it fits in CI: 300 examples per operation (~5000
+requests, ~20 s on a quiet 2-core machine), and its own timeout, since every operation runs
+inside this one test and a busy CI machine has taken more than the suite's 120 s for it."""
 
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ def api_schema(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BaseS
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.timeout(600)
 @schema.parametrize()
 @settings(
-    max_examples=500,
+    max_examples=300,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
