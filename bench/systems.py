@@ -162,11 +162,13 @@ def start(
     cpu: int | None,
     alg: str | None = None,
     cheap_logins: bool = False,
+    code: Path = ROOT / "src",
 ) -> Iterator[Running]:
     """Start `system` on SQLite (`database` None) or on the PostgreSQL URL given, signing with
     `alg` (default: the system's own default). Tessera's log (access log on, as shipped) goes
     to `server.log` in its work dir. `cheap_logins`: a cheap password hash, for a server
-    whose logins only set its users up (only its refreshes are measured)."""
+    whose logins only set its users up (only its refreshes are measured). `code`: the `src/`
+    Tessera runs from (another checkout's, for an A/B: `bench.ab`)."""
     label, api = SYSTEMS[system]
     alg = alg or ALGORITHMS[system][0]
     kind = "PostgreSQL" if database else "SQLite"
@@ -175,7 +177,7 @@ def start(
         # This checkout's code (src/), not whatever the venv installed; bench.peers from ROOT.
         env = {
             **os.environ,
-            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+            "PYTHONPATH": f"{code}{os.pathsep}{ROOT}",
             "BENCH_SECRET": SECRET,
         }
         python = sys.executable
