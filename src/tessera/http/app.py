@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from tessera.http.direct import DirectRoutes
 from tessera.http.docs import install_api_docs
 from tessera.http.errors import database_down, install_error_handlers
 from tessera.http.middleware import (
@@ -119,6 +120,7 @@ def create_app(auth: Tessera) -> FastAPI:
         """Prometheus exposition."""
         return Response(auth.metrics.render(), media_type=CONTENT_TYPE)
 
+    app.add_middleware(DirectRoutes, routes=auth.router.routes)
     app.add_middleware(SecurityHeadersMiddleware)
     if auth.settings.allowed_origins:
         app.add_middleware(
