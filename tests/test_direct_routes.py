@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from tessera import Tessera, create_app
 from tessera.http.direct import DirectRoutes
+from tessera.http.models import TokenResponse
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.anyio
@@ -57,6 +58,19 @@ async def test_a_refresh_skips_the_router_and_other_routes_do_not(
     answer = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert answer.status_code == 200
     assert matched == []
+    # The answer, built without the model, is what the contract's schema says, no more.
+    assert TokenResponse.model_validate(answer.json()).model_dump(exclude_none=True) == (
+        answer.json()
+    )
+    assert set(answer.json()) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "expires_at",
+        "session_id",
+        "refresh_token",
+        "refresh_expires_at",
+    }
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["cache-control"] == "no-store"
     assert len(answer.headers["x-request-id"]) == 16
