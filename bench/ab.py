@@ -57,14 +57,14 @@ def main() -> None:
         parser.error("--dpop measures refreshes only (a GET would need a proof per request)")
     os.sched_setaffinity(0, {0})
     load = Load(seconds=args.seconds)
-    codes = {"A": args.other.resolve() / "src", "B": ROOT / "src"}
+    roots = {"A": args.other.resolve(), "B": ROOT}
     with ExitStack() as stack:
         servers: dict[str, Running] = {}
         users: dict[str, list[VirtualUser]] = {}
-        for name, code in codes.items():
+        for name, root in roots.items():
             database = stack.enter_context(scratch_database()) if args.postgres else None
             servers[name] = stack.enter_context(
-                start("tessera", database, 1, args.alg, cheap_logins=True, code=code)
+                start("tessera", database, 1, args.alg, cheap_logins=True, root=root)
             )
             users[name] = [
                 VirtualUser(key=ProofKey.generate() if args.dpop else None)
