@@ -162,20 +162,22 @@ def start(
     cpu: int | None,
     alg: str | None = None,
     cheap_logins: bool = False,
+    root: Path = ROOT,
 ) -> Iterator[Running]:
     """Start `system` on SQLite (`database` None) or on the PostgreSQL URL given, signing with
     `alg` (default: the system's own default). Tessera's log (access log on, as shipped) goes
     to `server.log` in its work dir. `cheap_logins`: a cheap password hash, for a server
-    whose logins only set its users up (only its refreshes are measured)."""
+    whose logins only set its users up (only its refreshes are measured). `root`: the checkout
+    whose `src/` and `bench.peers` Tessera runs from (another one, for an A/B: `bench.ab`)."""
     label, api = SYSTEMS[system]
     alg = alg or ALGORITHMS[system][0]
     kind = "PostgreSQL" if database else "SQLite"
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{system}-")))
-        # This checkout's code (src/), not whatever the venv installed; bench.peers from ROOT.
+        # A checkout's code (src/, and bench.peers), not whatever the venv installed.
         env = {
             **os.environ,
-            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+            "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}",
             "BENCH_SECRET": SECRET,
         }
         python = sys.executable
@@ -205,7 +207,7 @@ def start(
                 stderr=log,
                 text=True,
                 env=env,
-                cwd=ROOT,
+                cwd=root,
             )
             try:
                 url = username = password = None

@@ -16,7 +16,11 @@ pytest.importorskip("flask_jwt_extended", reason="needs the bench extra: make be
 pytest.importorskip("gunicorn", reason="needs the bench extra: make bench")
 
 from bench.load import Connection
-from bench.systems import ALGORITHMS, PASSWORD, SYSTEMS, USERNAME, start
+from bench.peers.tessera_app import bench_app
+from bench.systems import ALGORITHMS, SYSTEMS, Running, start
+from fastapi.routing import APIRoute
+
+from tessera import Tessera
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +30,13 @@ def header_alg(token: str) -> str:
     return str(json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["alg"])
 
 
-async def one_rotation(url: str, system: str, alg: str) -> None:
+async def one_rotation(server: Running, alg: str) -> None:
+    url, system = server.url, server.system
     api = SYSTEMS[system][1]
     connection = Connection(url)
     try:
         status, body = await connection.request(
-            "POST", api.login_path, api.login_body(USERNAME, PASSWORD)
+            "POST", api.login_path, api.login_body(server.username, server.password)
         )
         assert status == 200, body
         access, refresh = api.tokens(body)
@@ -41,8 +46,12 @@ async def one_rotation(url: str, system: str, alg: str) -> None:
         assert status == 200, body
         _, successor = api.tokens(body)
         assert successor != refresh
-        status, _ = await connection.request("POST", api.refresh_path, payload, headers)
-        assert status == 401  # the rotated-away token is refused
+        status, body = await connection.request("POST", api.refresh_path, payload, headers)
+        if system == "tessera":  # within its grace window: the same successor, not a new one
+            assert status == 200, body
+            assert api.tokens(body)[1] == successor
+        else:
+            assert status == 401  # the rotated-away token is refused
         auth = {"Authorization": f"Bearer {access}"}
         status, _ = await connection.request("GET", api.protected_path, headers=auth)
         assert status == 200
@@ -56,4 +65,29 @@ async def one_rotation(url: str, system: str, alg: str) -> None:
 )
 def test_peer_starts_and_rotates(system: str, alg: str) -> None:
     with start(system, None, cpu=None, alg=alg) as server:
-        asyncio.run(one_rotation(server.url, system, alg))
+        asyncio.run(one_rotation(server, alg))
+
+
+async def open_and_protected(url: str) -> None:
+    connection = Connection(url)
+    try:
+        status, body = await connection.request("GET", "/bench/open")
+        assert status == 200, body
+        status, _ = await connection.request("GET", "/api/me")
+        assert status == 401
+    finally:
+        await connection.close()
+
+
+def test_tessera_bench_app_serves_the_unprotected_twin_of_api_me() -> None:
+    """The bench's Tessera: the same rotation, and `/bench/open` (the protected GET's
+    baseline) answering without a token, tried by the router right after `/api/me`."""
+    with start("tessera", None, cpu=None, cheap_logins=True) as server:
+        asyncio.run(one_rotation(server, "RS256"))
+        asyncio.run(open_and_protected(server.url))
+
+
+@pytest.mark.anyio
+async def test_the_unprotected_twin_is_tried_right_after_api_me(auth: Tessera) -> None:
+    paths = [r.path for r in bench_app(auth).router.routes if isinstance(r, APIRoute)]
+    assert paths[paths.index("/api/me") + 1] == "/bench/open"

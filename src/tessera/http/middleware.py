@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 
+from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera.logs import log_fields, request_id
@@ -127,6 +128,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The histogram's child per (route, method, status class): looked up once, not on
+        # every request (a child never goes away; the keys are bounded as the labels are).
+        self.latency: dict[tuple[str, str, int], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,7 +158,7 @@ class RequestContextMiddleware:
             duration = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
-            self.metrics.latency.labels(route, method, f"{status // 100}xx").observe(duration)
+            self.latency_of(route, method, status // 100).observe(duration)
             client = scope.get("client")
             path = printable(scope["path"])  # never the query string: it may carry secrets
             log_fields(
@@ -169,6 +173,15 @@ class RequestContextMiddleware:
                 client=client[0] if client else None,
             )
             request_id.reset(token)
+
+    def latency_of(self, route: str, method: str, status_class: int) -> Histogram:
+        key = (route, method, status_class)
+        child = self.latency.get(key)
+        if child is None:
+            child = self.latency[key] = self.metrics.latency.labels(
+                route, method, f"{status_class}xx"
+            )
+        return child
 
 
 def printable(text: str) -> str:

@@ -39,6 +39,7 @@ from tessera.service import AuthService
 from tessera.sessions import Issued
 from tessera.sessions.devices import describe_device
 from tessera.tokens import AccessClaims
+from tessera.tokens.strict_json import dumps_compact
 from tessera.web import ASSET_TYPES, asset, client_modules
 
 # A long-poll past the waiter caps is answered at once: poll again later, on a new connection.
@@ -55,21 +56,26 @@ def build_router(auth: AuthService) -> APIRouter:
     prefix = settings.prefix
     router = APIRouter(route_class=contract_route(auth), lifespan=auth.lifespan, responses=ERRORS)
 
-    def token_response(issued: Issued, transport: str) -> JSONResponse:
+    def token_response(issued: Issued, transport: str) -> Response:
+        """The contract's token answer (`TokenResponse`, as the OpenAPI schema says), built
+        as a plain dict: it is every login's and every refresh's, and a model's validation
+        and dump cost more than the rest of the answer."""
         token, claims = auth.mint_access_token(issued.session)
         now = auth.clock.now()
-        body = TokenResponse(
-            access_token=token,
-            token_type="DPoP" if claims.jkt else "Bearer",
-            expires_in=max(0, int(claims.exp - now)),
-            expires_at=int(claims.exp),
-            session_id=issued.session.id,
-        )
+        body: dict[str, object] = {
+            "access_token": token,
+            "token_type": "DPoP" if claims.jkt else "Bearer",
+            "expires_in": max(0, int(claims.exp - now)),
+            "expires_at": int(claims.exp),
+            "session_id": issued.session.id,
+        }
         if transport == "body":
-            body.refresh_token = issued.refresh_token
-            body.refresh_expires_at = int(issued.refresh_expires_at)
-        response = JSONResponse(
-            body.model_dump(exclude_none=True), headers={**NO_STORE, **nonce_headers(auth)}
+            body["refresh_token"] = issued.refresh_token
+            body["refresh_expires_at"] = int(issued.refresh_expires_at)
+        response = Response(
+            dumps_compact(body),
+            media_type="application/json",
+            headers={**NO_STORE, **nonce_headers(auth)},
         )
         if transport == "cookie":
             set_refresh_cookie(

@@ -105,5 +105,9 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+# Made once: `json.dumps` with any option builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps_compact(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _COMPACT.encode(value).encode("utf-8")
