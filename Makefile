@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck bench clean migration layers
+.PHONY: run test lint fmt typecheck bench ab clean migration layers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: $(BENCH_STAMP)
 		&& (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
 		|| echo "wrk not installed: protected GETs use the Python load generator"; }
 	$(BIN)/python -m bench
+
+# A change to a hot path, A/B against another checkout (OTHER, e.g. a worktree of main): the
+# server CPU per refresh or per GET, rounds interleaved. make ab OTHER=../main ARGS="--route get"
+ab: $(BENCH_STAMP)
+	$(BIN)/python -m bench.ab $(OTHER) $(ARGS)
 
 # The arrows between Tessera's parts, and any that point up or in a circle: make layers [SRC=dir]
 layers: $(STAMP)
