@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,21 @@ pytest_plugins = ["tests.browser"]  # the browser tests' fixtures
 
 PASSWORD = "correct horse battery staple"
 START = 1_800_000_000.0
+
+
+@pytest.fixture
+def configured_logging() -> Iterator[None]:
+    """Puts back every logger `configure` touches, so no later test logs its way."""
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy"]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate
 
 
 @pytest.fixture

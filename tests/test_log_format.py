@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,18 +18,8 @@ CREATED = (1_764_900_000.998, 1_764_900_001.002, 1_764_900_001.5, 1_764_903_601.
 
 
 @pytest.fixture(autouse=True)
-def configured_logging() -> Iterator[None]:
-    """Puts back every logger `configure` touches, so no later test logs its way."""
-    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy"]
-    loggers = [logging.getLogger(name) for name in names]
-    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    try:
-        yield
-    finally:
-        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
-            lg.handlers[:] = handlers
-            lg.setLevel(level)
-            lg.propagate = propagate
+def restored_logging(configured_logging: None) -> None:
+    """Every test here runs `configure`: each gets the loggers put back after it."""
 
 
 def handler(log_format: str) -> logging.StreamHandler[io.StringIO]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -211,21 +210,6 @@ def decode(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 # the last line of defence: every line the server writes ------------------------------------
-
-
-@pytest.fixture
-def configured_logging() -> Iterator[None]:
-    """Puts back every logger `configure` touches, so no later test logs its way."""
-    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy"]
-    loggers = [logging.getLogger(name) for name in names]
-    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    try:
-        yield
-    finally:
-        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
-            lg.handlers[:] = handlers
-            lg.setLevel(level)
-            lg.propagate = propagate
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
