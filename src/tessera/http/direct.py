@@ -1,10 +1,11 @@
 """The standalone server's hot routes answered without the router's walk.
 
 FastAPI's router (0.123 and later) finds a route by trying each one in turn through the
-contexts of the routers it includes: on the standalone app, about a sixth of a refresh's
-server time. A route whose handler needs nothing but the request (`contract`'s
-`takes_only_the_request`: `/auth/refresh`) is found here by its exact method and path, and
-its handler called as the router would call it. Everything else goes on to the app.
+contexts of the routers it includes: on the standalone app, ~60 µs of a refresh, a sixth of
+the app's own work (the HTTP server's parsing and writing come on top). A route whose
+handler needs nothing but the request (`contract`'s `takes_only_the_request`:
+`/auth/refresh`) is found here by its exact method and path, and its handler called as the
+router would call it. Everything else goes on to the app.
 """
 
 from __future__ import annotations
