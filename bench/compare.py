@@ -14,6 +14,7 @@ Resident memory of the server (all its processes) is sampled throughout.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Connection, LoadResult, Step, closed_loop
+from bench.peers.app_cpu import LOG_OFF
 from bench.signing import floor
 from bench.systems import ALGORITHMS, Running, tree_cpu_seconds, tree_rss_bytes
 from tessera.dpop import ProofKey
@@ -237,16 +239,19 @@ UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk_get(
-    server: Running, path: str, tokens: list[str], load: Load, name: str
+    server: Running, path: str, tokens: list[str], load: Load, name: str, also: str | None = None
 ) -> LoadResult | None:
     """GET `path` with wrk, round-robin over the users' access tokens (no token repeats
-    back-to-back, so no cache sees one token only). None when wrk is not installed."""
+    back-to-back, so no cache sees one token only); every other request to `also` instead,
+    when given. None when wrk is not installed."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
     quoted = ",".join(f'"{t}"' for t in tokens) if tokens else ""
+    paths = ",".join(f'"{p}"' for p in (path, also) if p)
     script = (
         f"local tokens = {{{quoted}}}\n"
+        f"local paths = {{{paths}}}\n"
         "local i = 0\n"
         "request = function()\n"
         "  i = i + 1\n"
@@ -254,7 +259,7 @@ def wrk_get(
         "  if #tokens > 0 then\n"
         '    headers["Authorization"] = "Bearer " .. tokens[(i % #tokens) + 1]\n'
         "  end\n"
-        f'  return wrk.format("GET", "{path}", headers)\n'
+        '  return wrk.format("GET", paths[(i % #paths) + 1], headers)\n'
         "end\n"
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
@@ -303,13 +308,17 @@ def wrk_get(
 
 
 async def python_get(
-    server: Running, path: str, tokens: list[str], load: Load, name: str
+    server: Running, path: str, tokens: list[str], load: Load, name: str, also: str | None = None
 ) -> LoadResult:
     async def make(i: int) -> Step:
         headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"} if tokens else {}
+        paths = [p for p in (path, also) if p]
+        sent = 0
 
         async def step(connection: Connection) -> bool:
-            status, _ = await connection.request("GET", path, headers=headers)
+            nonlocal sent
+            sent += 1
+            status, _ = await connection.request("GET", paths[sent % len(paths)], headers=headers)
             return status == 200
 
         return step
@@ -318,12 +327,13 @@ async def python_get(
 
 
 def get_phase(
-    server: Running, path: str, tokens: list[str], load: Load, name: str
+    server: Running, path: str, tokens: list[str], load: Load, name: str, also: str | None = None
 ) -> tuple[LoadResult, str]:
-    result = wrk_get(server, path, tokens, load, name)
+    """GETs of `path` (every other one of `also` instead, when given)."""
+    result = wrk_get(server, path, tokens, load, name, also)
     if result is not None:
         return result, "wrk"
-    return asyncio.run(python_get(server, path, tokens, load, name)), "python"
+    return asyncio.run(python_get(server, path, tokens, load, name, also)), "python"
 
 
 REFRESH_ROUNDS = 3
@@ -469,6 +479,56 @@ def _access_log(server: Running, on: bool) -> None:
     time.sleep(0.05)  # the signal is handled by the server's event loop, between requests
 
 
+async def _app_cpu_us(server: Running) -> dict[str, float]:
+    """The median CPU time inside the app of the round's requests per path, in µs (the
+    bench's Tessera counts it: `bench.peers.app_cpu`), and the count starts over."""
+    connection = Connection(server.url)
+    try:
+        status, body = await connection.request("GET", "/bench/cpu")
+    finally:
+        await connection.close()
+    if status != 200:
+        raise RuntimeError(f"/bench/cpu answered {status}")
+    return {path: float(v["median_us"]) for path, v in json.loads(body)["paths"].items()}
+
+
+def _mixed_round(server: Running, tokens: list[str], load: Load) -> tuple[float, float]:
+    """One round of GETs alternating between the protected route and its unprotected twin
+    (same requests), the access log turned off and on every 0.1 s meanwhile, so every kind
+    sees the same seconds of the machine. From the server's CPU per request T (/proc) and the
+    app's CPU per request of each path and log state (`bench.peers.app_cpu`): the check's
+    own cost D and the log line's L; returns the unprotected route's CPU over the protected
+    one's, (T - D/2) / (T + D/2), and the log line's share of a protected GET, L / T."""
+    assert server.api.open_path is not None
+    protected, unprotected = server.api.protected_path, server.api.open_path
+    done = threading.Event()
+
+    def toggle() -> None:
+        on = False
+        while not done.wait(0.1):
+            os.kill(server.pid, signal.SIGUSR2 if on else signal.SIGUSR1)
+            on = not on
+
+    toggler = threading.Thread(target=toggle)
+    before = tree_cpu_seconds(server.pid)
+    toggler.start()
+    try:
+        result, _ = get_phase(server, protected, tokens, load, "mixed", also=unprotected)
+    finally:
+        done.set()
+        toggler.join()
+        _access_log(server, True)
+    per_request_us = _cpu_ms(result, tree_cpu_seconds(server.pid) - before) * 1000
+    app = asyncio.run(_app_cpu_us(server))
+    check = statistics.mean(
+        [app[protected] - app[unprotected], app[protected + LOG_OFF] - app[unprotected + LOG_OFF]]
+    )
+    line = statistics.mean(
+        [app[protected] - app[protected + LOG_OFF], app[unprotected] - app[unprotected + LOG_OFF]]
+    )
+    return (per_request_us - check / 2) / (per_request_us + check / 2), line / per_request_us
+
+
 def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> dict[str, Any]:
     """Protected GETs, and for Tessera the same route unprotected and the protected route
     with the access log off: `GET_ROUNDS` rounds of a third of a phase each, the kinds in an
@@ -478,8 +538,11 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
     other work on the machine distorts least): `pair_ratio` is unprotected CPU / protected CPU
     (the protected route's throughput as a fraction of the unprotected one's), and
     `access_log_cost` 1 - (CPU with the log off / with it on), each over the rounds (median,
-    min, max); the same from GET/s is kept beside them (`..._throughput`). Every system gets
-    the same protected rounds."""
+    min, max); the same from GET/s is kept beside them (`..._throughput`). Those cannot resolve a
+    few percent on a busy machine: `pair_ratio_in_server` and `access_log_cost_in_server` take
+    the check's and the log line's own cost from the app's CPU per request measured inside the
+    server (`bench.peers.app_cpu`), over the protected GET's whole CPU. Every system gets the
+    same protected rounds."""
     round_load = replace(load, seconds=load.seconds / 3)
     kinds: dict[str, tuple[str, list[str], str, bool]] = {
         "protected": (server.api.protected_path, tokens, "protected GET", True)
@@ -495,6 +558,8 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
         )
     rounds: dict[str, list[LoadResult]] = {kind: [] for kind in kinds}
     cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+    app_us: dict[str, list[float]] = {kind: [] for kind in kinds}
+    mixed: list[tuple[float, float]] = []
     tool = "-"
     order = list(kinds)
     for n in range(GET_ROUNDS):
@@ -509,6 +574,11 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
                 )
             cpu[kind].append(_cpu_ms(result, tree_cpu_seconds(server.pid) - before))
             rounds[kind].append(result)
+            if server.api.open_path:
+                key = path if log_on else path + LOG_OFF
+                app_us[kind].append(asyncio.run(_app_cpu_us(server))[key])
+        if server.api.open_path:
+            mixed.append(_mixed_round(server, tokens, round_load))
     if server.api.open_path:
         _access_log(server, True)
     phases: dict[str, Any] = {kind: median_round(r) for kind, r in rounds.items()}
@@ -522,6 +592,12 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
         phases["access_log_cost"] = spread(
             [1 - f / max(p, 1e-9) for p, f in zip(on, off, strict=True)]
         )
+        # The check's and the log line's own cost, measured per request inside the server
+        # within the same seconds (`_mixed_round`): what the ratios above, from rounds a
+        # second or more apart, cannot resolve on a machine whose speed moves that fast.
+        phases["app_cpu_us"] = {kind: spread(values) for kind, values in app_us.items()}
+        phases["pair_ratio_in_server"] = spread([pair for pair, _ in mixed])
+        phases["access_log_cost_in_server"] = spread([log for _, log in mixed])
         protected = rounds["protected"]
         phases["pair_ratio_throughput"] = spread(
             [

@@ -1,6 +1,7 @@
 """Tessera as `tessera serve --demo` runs it (the same app, uvicorn, logging), plus one route:
 `GET /bench/open`, the demo's protected `GET /api/me` without the `Depends(auth.require())`,
-so a protected request can be compared with the same request unprotected.
+so a protected request can be compared with the same request unprotected; and `GET /bench/cpu`,
+each path's median CPU time inside the app since the last ask (`bench.peers.app_cpu`).
 
 Logging as `tessera serve` ships: info level, so the access log writes one line per request to
 stderr (the bench sends it to a file). SIGUSR1 turns the access log off and SIGUSR2 on again, so
@@ -21,6 +22,7 @@ import sys
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from bench.peers.app_cpu import AppCPU
 from tessera import Settings, Tessera
 from tessera.http.app import create_app
 from tessera.http.models import Me
@@ -61,7 +63,7 @@ def main(port: int) -> None:
         print(f"Tessera listening on {url_of(sock)}", flush=True)
         print(f"  demo login: username 'demo', password '{password}'", flush=True)
         configure_logging(settings.log_format, "info")
-        server = build_server(auth, app=app, log_level="info")
+        server = build_server(auth, app=AppCPU(app), log_level="info")
         access = logging.getLogger("tessera.access")
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(access, "disabled", True))
