@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tessera.logs import TEXT_FORMAT, configure, log_fields, request_id
+from tessera.logs import TEXT_FORMAT, configure, log_access, log_fields, request_id
 
 # Around a second boundary, so a stale per-second stamp would show.
 CREATED = (1_764_900_000.998, 1_764_900_001.002, 1_764_900_001.5, 1_764_903_601.25)
@@ -98,3 +98,87 @@ def test_a_url_password_is_hidden_and_a_plain_line_left_alone() -> None:
     assert "hunter2" not in hidden and "redis://***@cache:6379/0" in hidden
     plain = text.format(record(CREATED[0], "GET /a@b 200 0.1ms"))
     assert plain.endswith("[rid-1] GET /a@b 200 0.1ms")
+
+
+class Inspecting(logging.Filter):
+    """A filter of the host's own: the record path must then be taken (it sees each record)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.seen += 1
+        return True
+
+
+def write_access(path: str, client: str | None) -> None:
+    log_access(
+        logging.getLogger("tessera.access"),
+        method="GET",
+        path=path,
+        status=404,
+        elapsed_ms=12.3456,
+        route="unmatched",
+        client=client,
+    )
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+@pytest.mark.parametrize(
+    ("path", "client"),
+    [("/api/me", "203.0.113.9"), ("/x\\u2028y/é", None), ("/go/redis://user:pw@host/0", "::1")],
+)
+def test_access_lines_written_directly_are_the_records_lines(
+    monkeypatch: pytest.MonkeyPatch, log_format: str, path: str, client: str | None
+) -> None:
+    stream = handler(log_format).stream
+    access = logging.getLogger("tessera.access")
+    monkeypatch.setattr(access, "disabled", False)  # build_server may have turned it off
+    token = request_id.set("req-9" if client else None)
+    try:
+        for created in CREATED:
+            monkeypatch.setattr(time, "time", lambda created=created: created)
+            # Straight to the stream: no record is made.
+            with monkeypatch.context() as direct:
+                direct.setattr(logging.Logger, "makeRecord", None)
+                write_access(path, client)
+            # Through a record, as any set-up other than `configure`'s gets it.
+            inspecting = Inspecting()
+            access.addFilter(inspecting)
+            try:
+                write_access(path, client)
+            finally:
+                access.removeFilter(inspecting)
+            assert inspecting.seen == 1
+    finally:
+        request_id.reset(token)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 * len(CREATED)
+    for direct_line, record_line in zip(lines[::2], lines[1::2], strict=True):
+        assert direct_line == record_line
+    assert "pw@" not in stream.getvalue()
+
+
+def test_a_host_handler_gets_every_access_line_as_a_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = handler("text").stream
+    access = logging.getLogger("tessera.access")
+    monkeypatch.setattr(access, "disabled", False)
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    host = Keep()
+    logging.getLogger("tessera").addHandler(host)
+    try:
+        write_access("/api/me", "203.0.113.9")
+    finally:
+        logging.getLogger("tessera").removeHandler(host)
+    (record,) = kept
+    assert record.__dict__["route"] == "unmatched"
+    assert record.getMessage() == "GET /api/me 404 12.3ms"
+    assert stream.getvalue().count("GET /api/me 404 12.3ms") == 1  # and the root's handler too

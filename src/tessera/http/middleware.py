@@ -11,7 +11,7 @@ import time
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tessera.logs import log_fields, request_id
+from tessera.logs import log_access, request_id
 from tessera.metrics import Metrics
 
 access_log = logging.getLogger("tessera.access")
@@ -161,15 +161,13 @@ class RequestContextMiddleware:
             self.latency_of(route, method, status // 100).observe(duration)
             client = scope.get("client")
             path = printable(scope["path"])  # never the query string: it may carry secrets
-            log_fields(
+            log_access(
                 access_log,
-                "%s %s %d %.1fms",
-                (scope["method"], path, status, duration * 1000),
                 method=scope["method"],
                 path=path,
-                route=route,
                 status=status,
-                duration_ms=round(duration * 1000, 2),
+                elapsed_ms=duration * 1000,
+                route=route,
                 client=client[0] if client else None,
             )
             request_id.reset(token)
