@@ -140,6 +140,14 @@ def refresh_figures(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
         }
         if name.startswith("tessera "):
             f["floor_ratio"] = _ratios(cpu, [fl[alg] / 1000 for fl in floors])
+            if all("http" in fl for fl in floors):
+                # The least a refresh on this stack could take (`bench.stack_floor`), and
+                # what this one takes beyond it.
+                least = [fl[alg] + fl["http"] + fl.get("sql", 0.0) for fl in floors]
+                f["stack_floor_ratio"] = _ratios(least, [fl[alg] for fl in floors])
+                f["beyond_stack_us"] = spread(
+                    [c * 1000 - s for c, s in zip(cpu, least, strict=True)]
+                )
         else:
             same = variants.get(variant_name("tessera", alg))
             if same is not None:
@@ -410,6 +418,22 @@ def markdown(report: dict[str, Any], runs: dict[str, dict[str, Any]], load: Load
             + ", ".join(f" {alg} {1e6 / s['median']:.0f}/s" for alg, s in floors.items())
             + ").",
         ]
+        main = figures.get(variant_name("tessera", "RS256"), {})
+        if "stack_floor_ratio" in main:
+            stack = {
+                part: spread([fl[key] for fl in run["floors"]])
+                for part, key in (("uvicorn alone", "http"), ("SQLite statements", "sql"))
+                if all(key in fl for fl in run["floors"])
+            }
+            lines += [
+                "",
+                "The stack's floor (`bench.stack_floor`), µs of CPU per refresh: "
+                + "; ".join(f"{part} {_s(s, 1)}" for part, s in stack.items())
+                + ". Signature + those over the signature: "
+                + _s(main["stack_floor_ratio"], 2)
+                + " on RS256, the least */ floor* a refresh on this stack could show; Tessera's"
+                " RS256 refresh spends " + _s(main["beyond_stack_us"]) + " µs beyond it.",
+            ]
         tessera = variants.get(variant_name("tessera", "RS256"))
         if tessera:
             open_, off = tessera["open"], tessera["protected, log off"]

@@ -7,7 +7,8 @@ access log off, and refresh latency with and without a login storm (rounds alter
 Refresh throughput and latency for every *variant* (each system on each of its algorithms, and
 Tessera's DPoP-bound sessions): each virtual user always presents its newest refresh token;
 rounds interleaved across the variants, with the server's CPU time per refresh in each round
-and, after each round, the signing floor measured on the server's core (`bench.signing`).
+and, after each round, the floors measured on the server's core: the signature's
+(`bench.signing`) and the stack's (`bench.stack_floor`).
 Resident memory of the server (all its processes) is sampled throughout.
 """
 
@@ -17,6 +18,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -33,6 +35,7 @@ from typing import Any
 from bench.load import Connection, LoadResult, Step, closed_loop
 from bench.peers.app_cpu import LOG_OFF
 from bench.signing import floor
+from bench.stack_floor import bare_server, sql_floor
 from bench.systems import ALGORITHMS, Running, tree_cpu_seconds, tree_rss_bytes
 from tessera.dpop import ProofKey
 
@@ -367,29 +370,49 @@ def median_round(rounds: list[LoadResult]) -> LoadResult:
     )
 
 
+def bare_round(bare: Running, load: Load, vus: list[VirtualUser]) -> float:
+    """µs of server CPU per request of uvicorn alone (`bench.stack_floor`) over one refresh
+    phase's load."""
+    before = tree_cpu_seconds(bare.pid)
+    result = asyncio.run(refresh_phase(bare, load, vus, name="uvicorn alone"))
+    done = result.requests - result.errors
+    if done <= 0:
+        raise RuntimeError(f"the bare app answered no request ({result.as_dict()})")
+    return (tree_cpu_seconds(bare.pid) - before) * 1e6 / done
+
+
 def refresh_rounds(
     variants: dict[str, Variant],
     vus: dict[str, list[VirtualUser]],
     load: Load,
     memory: dict[str, Memory],
     server_cpu: int | None,
+    sqlite: bool,
 ) -> tuple[dict[str, list[tuple[LoadResult, float]]], list[dict[str, float]]]:
     """`REFRESH_ROUNDS` rounds of refreshes interleaved across the variants (the order
     rotating each round, so a burst of other work on the machine lands on all alike), each
-    with the server's CPU seconds over it; after each round, the signing floor measured on the
-    server's core. Returns ({variant: [(result, cpu seconds)]}, [floor per round])."""
+    with the server's CPU seconds over it; after each round, the floors measured on the
+    server's core: one signature per algorithm (`bench.signing`), and the stack's
+    (`bench.stack_floor`): uvicorn alone under the same load (`"http"`), and on SQLite a
+    refresh's statements alone (`"sql"`), in µs. Returns ({variant: [(result, cpu seconds)]},
+    [floors per round])."""
     order = list(variants)
     rounds: dict[str, list[tuple[LoadResult, float]]] = {name: [] for name in variants}
     floors: list[dict[str, float]] = []
     round_load = replace(load, seconds=load.seconds / 2)
-    for n in range(REFRESH_ROUNDS):
-        for name in order[n % len(order) :] + order[: n % len(order)]:
-            server = variants[name].server
-            before = tree_cpu_seconds(server.pid)
-            with sampling_rss(server.pid, memory[name], "refresh"):
-                result = asyncio.run(refresh_phase(server, round_load, vus[name]))
-            rounds[name].append((result, tree_cpu_seconds(server.pid) - before))
-        floors.append(floor(server_cpu))
+    bare_users = [VirtualUser(refresh=secrets.token_urlsafe(32)) for _ in range(load.users)]
+    with bare_server(server_cpu) as bare:
+        for n in range(REFRESH_ROUNDS):
+            for name in order[n % len(order) :] + order[: n % len(order)]:
+                server = variants[name].server
+                before = tree_cpu_seconds(server.pid)
+                with sampling_rss(server.pid, memory[name], "refresh"):
+                    result = asyncio.run(refresh_phase(server, round_load, vus[name]))
+                rounds[name].append((result, tree_cpu_seconds(server.pid) - before))
+            measured = {**floor(server_cpu), "http": bare_round(bare, round_load, bare_users)}
+            if sqlite:
+                measured["sql"] = sql_floor(server_cpu)
+            floors.append(measured)
     return rounds, floors
 
 
@@ -422,7 +445,8 @@ def run_systems(
             phases[name]["race"] = asyncio.run(race_phase(server, load))
         else:
             asyncio.run(log_in(server, vus[name]))
-    rounds, floors = refresh_rounds(variants, vus, load, memory, server_cpu)
+    sqlite = all(v.server.database == "SQLite" for v in variants.values())
+    rounds, floors = refresh_rounds(variants, vus, load, memory, server_cpu, sqlite)
     for name, measured in rounds.items():
         results = [r for r, _ in measured]
         phases[name]["refresh"] = median_round(results)
