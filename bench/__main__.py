@@ -242,6 +242,15 @@ def targets(
             True,
             TARGET_PROTECTED_RATIO,
         )
+        if "pair_ratio_beside_a_dependency" in tessera:
+            add_spread(
+                f"protected GET / the same requests behind a no-op FastAPI dependency (what"
+                f" any dependency costs left out), measured in the server ({db})",
+                tessera["pair_ratio_beside_a_dependency"],
+                f">= {TARGET_PROTECTED_RATIO:g}",
+                True,
+                TARGET_PROTECTED_RATIO,
+            )
         add_spread(
             f"access log cost, share of a GET's server CPU, the line's own cost measured in"
             f" the server ({db})",

@@ -242,16 +242,16 @@ UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk_get(
-    server: Running, path: str, tokens: list[str], load: Load, name: str, also: str | None = None
+    server: Running, path: str, tokens: list[str], load: Load, name: str, also: tuple[str, ...] = ()
 ) -> LoadResult | None:
     """GET `path` with wrk, round-robin over the users' access tokens (no token repeats
-    back-to-back, so no cache sees one token only); every other request to `also` instead,
-    when given. None when wrk is not installed."""
+    back-to-back, so no cache sees one token only), and over `path` and the paths in `also`
+    (one request to each in turn). None when wrk is not installed."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
     quoted = ",".join(f'"{t}"' for t in tokens) if tokens else ""
-    paths = ",".join(f'"{p}"' for p in (path, also) if p)
+    paths = ",".join(f'"{p}"' for p in (path, *also))
     script = (
         f"local tokens = {{{quoted}}}\n"
         f"local paths = {{{paths}}}\n"
@@ -311,11 +311,11 @@ def wrk_get(
 
 
 async def python_get(
-    server: Running, path: str, tokens: list[str], load: Load, name: str, also: str | None = None
+    server: Running, path: str, tokens: list[str], load: Load, name: str, also: tuple[str, ...] = ()
 ) -> LoadResult:
     async def make(i: int) -> Step:
         headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"} if tokens else {}
-        paths = [p for p in (path, also) if p]
+        paths = [path, *also]
         sent = 0
 
         async def step(connection: Connection) -> bool:
@@ -330,9 +330,9 @@ async def python_get(
 
 
 def get_phase(
-    server: Running, path: str, tokens: list[str], load: Load, name: str, also: str | None = None
+    server: Running, path: str, tokens: list[str], load: Load, name: str, also: tuple[str, ...] = ()
 ) -> tuple[LoadResult, str]:
-    """GETs of `path` (every other one of `also` instead, when given)."""
+    """GETs of `path` and of the paths in `also`, in turn."""
     result = wrk_get(server, path, tokens, load, name, also)
     if result is not None:
         return result, "wrk"
@@ -516,15 +516,18 @@ async def _app_cpu_us(server: Running) -> dict[str, float]:
     return {path: float(v["median_us"]) for path, v in json.loads(body)["paths"].items()}
 
 
-def _mixed_round(server: Running, tokens: list[str], load: Load) -> tuple[float, float]:
-    """One round of GETs alternating between the protected route and its unprotected twin
-    (same requests), the access log turned off and on every 0.1 s meanwhile, so every kind
-    sees the same seconds of the machine. From the server's CPU per request T (/proc) and the
-    app's CPU per request of each path and log state (`bench.peers.app_cpu`): the check's
-    own cost D and the log line's L; returns the unprotected route's CPU over the protected
-    one's, (T - D/2) / (T + D/2), and the log line's share of a protected GET, L / T."""
-    assert server.api.open_path is not None
-    protected, unprotected = server.api.protected_path, server.api.open_path
+def _mixed_round(server: Running, tokens: list[str], load: Load) -> tuple[float, float, float]:
+    """One round of GETs taking in turn the protected route, its unprotected twin and its twin
+    behind a FastAPI dependency that does nothing (same requests), the access log turned off
+    and on every 0.1 s meanwhile, so every kind sees the same seconds of the machine. From the
+    server's CPU per request T (/proc) and the app's CPU per request of each path and log state
+    (`bench.peers.app_cpu`): the check's own cost D (over the unprotected twin), D' (over the
+    twin with a dependency: FastAPI's cost of any dependency left out) and the log line's L.
+    Returns the unprotected twin's CPU over the protected route's, (T - D/2) / (T + D/2), the
+    same with D', and the log line's share of a protected GET, L / T."""
+    api = server.api
+    assert api.open_path is not None and api.dependency_path is not None
+    protected, unprotected, depends = api.protected_path, api.open_path, api.dependency_path
     done = threading.Event()
 
     def toggle() -> None:
@@ -537,20 +540,28 @@ def _mixed_round(server: Running, tokens: list[str], load: Load) -> tuple[float,
     before = tree_cpu_seconds(server.pid)
     toggler.start()
     try:
-        result, _ = get_phase(server, protected, tokens, load, "mixed", also=unprotected)
+        twins = (unprotected, depends)
+        result, _ = get_phase(server, protected, tokens, load, "mixed", also=twins)
     finally:
         done.set()
         toggler.join()
         _access_log(server, True)
     per_request_us = _cpu_ms(result, tree_cpu_seconds(server.pid) - before) * 1000
     app = asyncio.run(_app_cpu_us(server))
-    check = statistics.mean(
-        [app[protected] - app[unprotected], app[protected + LOG_OFF] - app[unprotected + LOG_OFF]]
-    )
+
+    def over(twin: str) -> float:
+        return statistics.mean(
+            [app[protected] - app[twin], app[protected + LOG_OFF] - app[twin + LOG_OFF]]
+        )
+
     line = statistics.mean(
         [app[protected] - app[protected + LOG_OFF], app[unprotected] - app[unprotected + LOG_OFF]]
     )
-    return (per_request_us - check / 2) / (per_request_us + check / 2), line / per_request_us
+
+    def ratio(check: float) -> float:
+        return (per_request_us - check / 2) / (per_request_us + check / 2)
+
+    return ratio(over(unprotected)), ratio(over(depends)), line / per_request_us
 
 
 def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> dict[str, Any]:
@@ -583,7 +594,7 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
     rounds: dict[str, list[LoadResult]] = {kind: [] for kind in kinds}
     cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     app_us: dict[str, list[float]] = {kind: [] for kind in kinds}
-    mixed: list[tuple[float, float]] = []
+    mixed: list[tuple[float, float, float]] = []
     tool = "-"
     order = list(kinds)
     for n in range(GET_ROUNDS):
@@ -620,8 +631,9 @@ def run_rest(server: Running, load: Load, tokens: list[str], memory: Memory) -> 
         # within the same seconds (`_mixed_round`): what the ratios above, from rounds a
         # second or more apart, cannot resolve on a machine whose speed moves that fast.
         phases["app_cpu_us"] = {kind: spread(values) for kind, values in app_us.items()}
-        phases["pair_ratio_in_server"] = spread([pair for pair, _ in mixed])
-        phases["access_log_cost_in_server"] = spread([log for _, log in mixed])
+        phases["pair_ratio_in_server"] = spread([pair for pair, _, _ in mixed])
+        phases["pair_ratio_beside_a_dependency"] = spread([pair for _, pair, _ in mixed])
+        phases["access_log_cost_in_server"] = spread([log for _, _, log in mixed])
         protected = rounds["protected"]
         phases["pair_ratio_throughput"] = spread(
             [

@@ -51,6 +51,7 @@ class Api:
     refresh_field: str
     refresh_in: str  # "body:<field>" or "bearer"
     open_path: str | None = None
+    dependency_path: str | None = None  # the open route behind a FastAPI dependency (no-op)
 
     def login_body(self, username: str, password: str) -> dict[str, str]:
         return {"username": username, "password": password, **self.login_extra}
@@ -74,6 +75,7 @@ TESSERA = Api(
     "refresh_token",
     "body:refresh_token",
     open_path="/bench/open",
+    dependency_path="/bench/depends",
 )
 SIMPLEJWT = Api(
     "/api/token/", "/api/token/refresh/", "/api/me", {}, "access", "refresh", "body:refresh"

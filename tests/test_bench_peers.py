@@ -71,23 +71,26 @@ def test_peer_starts_and_rotates(system: str, alg: str) -> None:
 async def open_and_protected(url: str) -> None:
     connection = Connection(url)
     try:
-        status, body = await connection.request("GET", "/bench/open")
-        assert status == 200, body
+        for twin in ("/bench/open", "/bench/depends"):
+            status, body = await connection.request("GET", twin)
+            assert status == 200, body
         status, _ = await connection.request("GET", "/api/me")
         assert status == 401
     finally:
         await connection.close()
 
 
-def test_tessera_bench_app_serves_the_unprotected_twin_of_api_me() -> None:
-    """The bench's Tessera: the same rotation, and `/bench/open` (the protected GET's
-    baseline) answering without a token, tried by the router right after `/api/me`."""
+def test_tessera_bench_app_serves_the_unprotected_twins_of_api_me() -> None:
+    """The bench's Tessera: the same rotation, and `/bench/open` and `/bench/depends` (the
+    protected GET's baselines) answering without a token, tried by the router right after
+    `/api/me`."""
     with start("tessera", None, cpu=None, cheap_logins=True) as server:
         asyncio.run(one_rotation(server, "RS256"))
         asyncio.run(open_and_protected(server.url))
 
 
 @pytest.mark.anyio
-async def test_the_unprotected_twin_is_tried_right_after_api_me(auth: Tessera) -> None:
+async def test_the_unprotected_twins_are_tried_right_after_api_me(auth: Tessera) -> None:
     paths = [r.path for r in bench_app(auth).router.routes if isinstance(r, APIRoute)]
-    assert paths[paths.index("/api/me") + 1] == "/bench/open"
+    me = paths.index("/api/me")
+    assert paths[me + 1 : me + 3] == ["/bench/open", "/bench/depends"]

@@ -1,7 +1,9 @@
-"""Tessera as `tessera serve --demo` runs it (the same app, uvicorn, logging), plus one route:
+"""Tessera as `tessera serve --demo` runs it (the same app, uvicorn, logging), plus routes:
 `GET /bench/open`, the demo's protected `GET /api/me` without the `Depends(auth.require())`,
-so a protected request can be compared with the same request unprotected; and `GET /bench/cpu`,
-each path's median CPU time inside the app since the last ask (`bench.peers.app_cpu`).
+so a protected request can be compared with the same request unprotected; `GET /bench/depends`,
+the same behind a FastAPI dependency that does nothing (what any dependency costs, apart from
+what `require()`'s does); and `GET /bench/cpu`, each path's median CPU time inside the app
+since the last ask (`bench.peers.app_cpu`).
 
 Logging as `tessera serve` ships: info level, so the access log writes one line per request to
 stderr (the bench sends it to a file). SIGUSR1 turns the access log off and SIGUSR2 on again, so
@@ -19,7 +21,7 @@ import secrets
 import signal
 import sys
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
 from bench.peers.app_cpu import AppCPU
@@ -43,10 +45,19 @@ def bench_app(auth: Tessera) -> FastAPI:
         """/api/me's handler without the bearer check."""
         return Me(sub="u", role="user", sid="s", exp=0)
 
-    # Tried right after /api/me, as the router tries routes in order: the two differ by the
-    # bearer check alone, not by how far down the list each is found.
+    async def nothing(request: Request) -> None:
+        """A dependency of `require()`'s shape that checks nothing."""
+
+    @app.get("/bench/depends", response_model=Me)
+    async def depends_me(_: None = Depends(nothing)) -> Me:
+        """/api/me's handler behind a dependency that does nothing."""
+        return Me(sub="u", role="user", sid="s", exp=0)
+
+    # Tried right after /api/me, as the router tries routes in order: they differ from it by
+    # the bearer check alone, not by how far down the list each is found.
     routes = app.router.routes
-    routes.insert(routes.index(me_route(app)) + 1, routes.pop())
+    twins = [routes.pop(), routes.pop()]
+    routes[routes.index(me_route(app)) + 1 : routes.index(me_route(app)) + 1] = reversed(twins)
     return app
 
 
