@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Connection, LoadResult, Step, closed_loop
-from bench.peers.app_cpu import LOG_OFF
+from bench.peers.app_cpu import LINE_WRITE, LOG_OFF
 from bench.signing import floor
 from bench.stack_floor import bare_server, sql_floor
 from bench.systems import ALGORITHMS, Running, tree_cpu_seconds, tree_rss_bytes
@@ -554,9 +554,10 @@ def _mixed_round(server: Running, tokens: list[str], load: Load) -> tuple[float,
             [app[protected] - app[twin], app[protected + LOG_OFF] - app[twin + LOG_OFF]]
         )
 
+    # In the request, and its share of the write that took it out after the request.
     line = statistics.mean(
         [app[protected] - app[protected + LOG_OFF], app[unprotected] - app[unprotected + LOG_OFF]]
-    )
+    ) + app.get(LINE_WRITE, 0.0)
 
     def ratio(check: float) -> float:
         return (per_request_us - check / 2) / (per_request_us + check / 2)

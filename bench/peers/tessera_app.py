@@ -24,11 +24,12 @@ import sys
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from bench.peers.app_cpu import AppCPU
+from bench.peers.app_cpu import AppCPU, LineWrites
 from tessera import Settings, Tessera
 from tessera.http.app import create_app
 from tessera.http.models import Me
 from tessera.http.server import bind_socket, build_server, url_of
+from tessera.logs import LineHandler
 from tessera.logs import configure as configure_logging
 
 
@@ -74,7 +75,9 @@ def main(port: int) -> None:
         print(f"Tessera listening on {url_of(sock)}", flush=True)
         print(f"  demo login: username 'demo', password '{password}'", flush=True)
         configure_logging(settings.log_format, "info")
-        server = build_server(auth, app=AppCPU(app), log_level="info")
+        handler = logging.getLogger().handlers[0]
+        writes = LineWrites(handler) if isinstance(handler, LineHandler) else None
+        server = build_server(auth, app=AppCPU(app, writes), log_level="info")
         access = logging.getLogger("tessera.access")
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(access, "disabled", True))

@@ -5,6 +5,7 @@ has the user-info of any URL in it hidden, whoever wrote it (a driver's error, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -121,10 +122,60 @@ class RedactingFormatter(logging.Formatter):
         return redact(self.inner.format(record))
 
 
+# What an access line says, taken when it is logged: the time, the request id, the logger's
+# name, method, path, status, milliseconds, route template and client address.
+AccessEntry = tuple[float, str, str, str, str, int, float, str, str | None]
+
+
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that also takes access lines (`log_access`) as they are logged, and
+    formats and writes the lines of one turn of the event loop together, with one system
+    call, at the end of that turn: per line, the formatting and the write were most of what
+    the access log cost a request (a line's code runs far faster among others of its kind
+    than alone between two requests'). No line waits for anything (the loop writes them
+    before it next sleeps or polls); any other record, and `flush()` (logging's shutdown
+    calls it), writes the waiting lines first, so lines keep the order they were logged in."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.waiting: list[AccessEntry] = []
+
+    def add_access(self, entry: AccessEntry) -> None:
+        """`entry`'s line, at the end of this loop turn; at once when no event loop runs in
+        this thread."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self.lock:  # type: ignore[union-attr]
+            self.waiting.append(entry)
+            if len(self.waiting) > 1:
+                return  # a write is already due at the end of this turn
+        if loop is None:
+            self.flush()
+        else:
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self.waiting:
+                entries, self.waiting = self.waiting, []
+                formatter = self.formatter
+                assert isinstance(formatter, RedactingFormatter)
+                end = self.terminator
+                self.stream.write("".join(access_line(formatter, e) + end for e in entries))
+            super().flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.waiting:
+            self.flush()
+        super().emit(record)
+
+
 def configure(format: str = "text", level: str = "info") -> None:
     """Send every log line (Tessera's and uvicorn's) to stderr in the chosen format."""
     global _installed
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LineHandler(sys.stderr)
     _installed = handler
     handler.addFilter(RequestIdFilter())
     inner = JSONFormatter() if format == "json" else TextFormatter()
@@ -145,7 +196,7 @@ def configure(format: str = "text", level: str = "info") -> None:
 
 # The handler `configure` installed last: `log_access` writes to it directly while it is the
 # only place an access line would go.
-_installed: logging.StreamHandler[Any] | None = None
+_installed: LineHandler | None = None
 ACCESS_MESSAGE = "%s %s %d %.1fms"
 
 
@@ -160,14 +211,29 @@ def log_access(
     client: str | None,
 ) -> None:
     """One access-log line: `log_fields`, or, when the line would reach nothing but the
-    handler `configure` installed (the standalone server's own logging, untouched), the
-    same bytes written straight to its stream. A record, its filter and two formatters
-    cost a GET more than a tenth of its CPU in the server; this costs a fraction of that.
+    handler `configure` installed (the standalone server's own logging, untouched), what
+    the line says handed straight to it (`LineHandler.add_access`), which writes the same
+    bytes. A record, its filter and two formatters cost a GET more than a tenth of its CPU
+    in the server; this costs a fraction of that.
     Any other set-up (a handler or filter of the host's, another level) gets the record."""
     if not logger.isEnabledFor(logging.INFO):
         return
-    args = (method, path, status, elapsed_ms)
-    fields: dict[str, object] = {
+    handler = _installed
+    if handler is None or not _only_to(handler, logger):
+        fields = access_fields(method, path, status, elapsed_ms, route, client)
+        log_fields(logger, ACCESS_MESSAGE, (method, path, status, elapsed_ms), **fields)
+        return
+    rid = request_id.get() or "-"
+    handler.add_access(
+        (time.time(), rid, logger.name, method, path, status, elapsed_ms, route, client)
+    )
+
+
+def access_fields(
+    method: str, path: str, status: int, elapsed_ms: float, route: str, client: str | None
+) -> dict[str, object]:
+    """An access line's structured fields (`FIELDS`)."""
+    return {
         "method": method,
         "path": path,
         "route": route,
@@ -175,37 +241,30 @@ def log_access(
         "duration_ms": round(elapsed_ms, 2),
         "client": client,
     }
-    handler = _installed
-    if handler is None or not _only_to(handler, logger):
-        log_fields(logger, ACCESS_MESSAGE, args, **fields)
-        return
-    formatter = handler.formatter
-    assert isinstance(formatter, RedactingFormatter)
-    created = time.time()
+
+
+def access_line(formatter: RedactingFormatter, entry: AccessEntry) -> str:
+    """The line `formatter` makes of a record of `entry` (`configure`'s formats only)."""
+    created, rid, name, method, path, status, elapsed_ms, route, client = entry
     msecs = int((created - int(created)) * 1000)
-    message = ACCESS_MESSAGE % args
-    rid = request_id.get() or "-"
+    message = ACCESS_MESSAGE % (method, path, status, elapsed_ms)
     inner = formatter.inner
     if isinstance(inner, TextFormatter):
-        line = f"{inner.stamp(created)},{msecs:03d} INFO    {logger.name} [{rid}] {message}"
+        line = f"{inner.stamp(created)},{msecs:03d} INFO    {name} [{rid}] {message}"
     else:
         assert isinstance(inner, JSONFormatter)
-        entry: dict[str, object] = {
+        as_json: dict[str, object] = {
             "ts": f"{inner.stamp(created)}.{msecs:03d}Z",
             "level": "info",
-            "logger": logger.name,
+            "logger": name,
             "message": message,
         }
         if rid != "-":
-            entry["request_id"] = rid
-        entry.update((name, fields[name]) for name in FIELDS)
-        line = inner.encoder.encode(entry)
-    handler.acquire()
-    try:
-        handler.stream.write(redact(line) + handler.terminator)
-        handler.stream.flush()
-    finally:
-        handler.release()
+            as_json["request_id"] = rid
+        fields = access_fields(method, path, status, elapsed_ms, route, client)
+        as_json.update((field, fields[field]) for field in FIELDS)
+        line = inner.encoder.encode(as_json)
+    return redact(line)
 
 
 def _only_to(handler: logging.Handler, logger: logging.Logger) -> bool:

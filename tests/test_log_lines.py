@@ -1,0 +1,104 @@
+"""The access lines of one turn of the event loop go out in one write, at the end of that turn
+(`LineHandler`): never held past it, never out of order with other records, and written at
+once where no loop runs or when logging flushes (its shutdown does)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+
+import pytest
+
+from tessera.logs import LineHandler, configure, log_access
+
+
+class Writes(io.StringIO):
+    """A stream that remembers each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+@pytest.fixture(autouse=True)
+def restored_logging(configured_logging: None) -> None:
+    """Each test runs `configure`: the loggers are put back after it."""
+
+
+def configured(monkeypatch: pytest.MonkeyPatch) -> Writes:
+    """`configure`'s handler, writing to a `Writes`. In the test's body: pytest adds its own
+    capturing handler to the root logger for each phase, and `configure` replaces it, as it
+    replaces any other, so that the access lines take their own path."""
+    configure("text", "info")
+    installed = logging.getLogger().handlers[0]
+    assert isinstance(installed, LineHandler)
+    writes = Writes()
+    installed.setStream(writes)
+    monkeypatch.setattr(logging.getLogger("tessera.access"), "disabled", False)
+    return writes
+
+
+def access(path: str) -> None:
+    log_access(
+        logging.getLogger("tessera.access"),
+        method="GET",
+        path=path,
+        status=200,
+        elapsed_ms=1.0,
+        route=path,
+        client="203.0.113.9",
+    )
+
+
+def paths_in(text: str) -> list[str]:
+    return [line.split()[-3] for line in text.splitlines()]
+
+
+@pytest.mark.anyio
+async def test_one_turns_lines_go_out_in_one_write_at_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = configured(monkeypatch)
+    access("/a")
+    access("/b")
+    assert stream.getvalue() == ""  # this turn is not over
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 1
+    assert paths_in(stream.writes[0]) == ["/a", "/b"]
+    access("/c")
+    await asyncio.sleep(0)
+    assert paths_in(stream.getvalue()) == ["/a", "/b", "/c"]
+    assert len(stream.writes) == 2
+
+
+@pytest.mark.anyio
+async def test_another_record_comes_after_the_lines_logged_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = configured(monkeypatch)
+    access("/a")
+    logging.getLogger("tessera.store").warning("database slow")
+    access("/b")
+    await asyncio.sleep(0)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    assert "GET /a 200" in lines[0]
+    assert lines[1].endswith("database slow")
+    assert "GET /b 200" in lines[2]
+
+
+@pytest.mark.anyio
+async def test_flush_writes_the_waiting_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = configured(monkeypatch)
+    access("/a")
+    logging.getLogger().handlers[0].flush()  # as logging.shutdown() does
+    assert paths_in(stream.getvalue()) == ["/a"]
+    await asyncio.sleep(0)
+    assert paths_in(stream.getvalue()) == ["/a"]  # not twice
+
+
+def test_without_an_event_loop_a_line_is_written_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = configured(monkeypatch)
+    access("/a")
+    assert paths_in(stream.getvalue()) == ["/a"]
