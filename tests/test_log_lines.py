@@ -102,3 +102,26 @@ def test_without_an_event_loop_a_line_is_written_at_once(monkeypatch: pytest.Mon
     stream = configured(monkeypatch)
     access("/a")
     assert paths_in(stream.getvalue()) == ["/a"]
+
+
+@pytest.mark.anyio
+async def test_a_stream_that_fails_costs_the_lines_not_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = configured(monkeypatch)
+    handler = logging.getLogger().handlers[0]
+    failed: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", failed.append)
+
+    def broken(text: str) -> int:
+        raise BrokenPipeError("stderr is gone")
+
+    monkeypatch.setattr(stream, "write", broken)
+    access("/a")
+    await asyncio.sleep(0)  # the write fails in the loop's callback, which carries on
+    assert len(failed) == 1
+    monkeypatch.undo()
+    stream = configured(monkeypatch)
+    access("/b")
+    await asyncio.sleep(0)
+    assert paths_in(stream.getvalue()) == ["/b"]

@@ -163,7 +163,10 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 formatter = self.formatter
                 assert isinstance(formatter, RedactingFormatter)
                 end = self.terminator
-                self.stream.write("".join(access_line(formatter, e) + end for e in entries))
+                try:
+                    self.stream.write("".join(access_line(formatter, e) + end for e in entries))
+                except Exception:  # noqa: BLE001 - as `emit` does: logging never breaks the caller
+                    self.handleError(logging.makeLogRecord({"msg": "access lines"}))
             super().flush()
 
     def emit(self, record: logging.LogRecord) -> None:
