@@ -60,7 +60,9 @@ def paths_in(text: str) -> list[str]:
 
 
 @pytest.mark.anyio
-async def test_one_turns_lines_go_out_in_one_write_at_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_one_turns_lines_go_out_in_one_write_at_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     stream = configured(monkeypatch)
     access("/a")
     access("/b")
@@ -75,7 +77,9 @@ async def test_one_turns_lines_go_out_in_one_write_at_its_end(monkeypatch: pytes
 
 
 @pytest.mark.anyio
-async def test_another_record_comes_after_the_lines_logged_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_another_record_comes_after_the_lines_logged_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     stream = configured(monkeypatch)
     access("/a")
     logging.getLogger("tessera.store").warning("database slow")
