@@ -10,6 +10,7 @@ import logging
 
 import pytest
 
+from tessera import logs
 from tessera.logs import LineHandler, configure, log_access
 
 
@@ -129,3 +130,62 @@ async def test_a_stream_that_fails_costs_the_lines_not_the_loop(
     access("/b")
     await asyncio.sleep(0)
     assert paths_in(stream.getvalue()) == ["/b"]
+
+
+@pytest.mark.anyio
+async def test_a_failing_stream_never_reaches_a_caller_that_logs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = configured(monkeypatch)
+    handler = logging.getLogger().handlers[0]
+    failed: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", failed.append)
+
+    def broken(text: str = "") -> None:
+        raise BrokenPipeError("the reader has gone")
+
+    monkeypatch.setattr(stream, "write", broken)
+    monkeypatch.setattr(stream, "flush", broken)
+    access("/a")
+    logging.getLogger("tessera.store").warning("database slow")  # writes /a first: fails
+    await asyncio.sleep(0)
+    assert failed  # each failure went to handleError, as logging's own emit does
+
+
+@pytest.mark.anyio
+async def test_a_write_due_on_a_loop_that_closed_does_not_hold_later_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = configured(monkeypatch)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, LineHandler)
+    gone = asyncio.new_event_loop()
+    gone.close()
+    handler.waiting.append((0.0, "-", "tessera.access", "GET", "/b", 200, 1.0, "/b", None))
+    handler.due_on = gone  # the write of /b was due there, and never ran
+    access("/a")
+    await asyncio.sleep(0)
+    assert paths_in(stream.getvalue()) == ["/b", "/a"]
+
+
+@pytest.mark.anyio
+async def test_configure_again_writes_what_the_old_handler_held_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = configured(monkeypatch)
+    access("/a")
+    configure("text", "info")
+    assert paths_in(stream.getvalue()) == ["/a"]
+
+
+def test_a_forked_child_leaves_the_parents_lines_to_the_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = configured(monkeypatch)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, LineHandler)
+    handler.waiting.append((0.0, "-", "tessera.access", "GET", "/a", 200, 1.0, "/a", None))
+    logs._after_fork_in_child()
+    logging.getLogger("tessera.store").warning("in the child")
+    assert "/a" not in stream.getvalue()
+    assert stream.getvalue().endswith("in the child\n")

@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -134,11 +135,13 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     the access log cost a request (a line's code runs far faster among others of its kind
     than alone between two requests'). No line waits for anything (the loop writes them
     before it next sleeps or polls); any other record, and `flush()` (logging's shutdown
-    calls it), writes the waiting lines first, so lines keep the order they were logged in."""
+    calls it), writes the waiting lines first, so lines keep the order they were logged in.
+    As `emit` does, a failing stream costs the lines, never the caller."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.waiting: list[AccessEntry] = []
+        self.due_on: asyncio.AbstractEventLoop | None = None  # the loop a write is due on
 
     def add_access(self, entry: AccessEntry) -> None:
         """`entry`'s line, at the end of this loop turn; at once when no event loop runs in
@@ -149,8 +152,9 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             loop = None
         with self.lock:  # type: ignore[union-attr]
             self.waiting.append(entry)
-            if len(self.waiting) > 1:
+            if loop is not None and self.due_on is loop:
                 return  # a write is already due at the end of this turn
+            self.due_on = loop
         if loop is None:
             self.flush()
         else:
@@ -158,21 +162,32 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            if self.waiting:
-                entries, self.waiting = self.waiting, []
+            entries, self.waiting, self.due_on = self.waiting, [], None
+            try:
+                if entries:
+                    self.stream.write("".join(self._lines(entries)))
+                super().flush()
+            except Exception:  # noqa: BLE001 - as `emit` does: logging never breaks the caller
+                self.handleError(logging.makeLogRecord({"msg": "access lines"}))
+
+    def _lines(self, entries: list[AccessEntry]) -> Iterator[str]:
+        for entry in entries:
+            try:
                 formatter = self.formatter
-                assert isinstance(formatter, RedactingFormatter)
-                end = self.terminator
-                try:
-                    self.stream.write("".join(access_line(formatter, e) + end for e in entries))
-                except Exception:  # noqa: BLE001 - as `emit` does: logging never breaks the caller
-                    self.handleError(logging.makeLogRecord({"msg": "access lines"}))
-            super().flush()
+                if not isinstance(formatter, RedactingFormatter):
+                    raise TypeError("the handler's formatter is not configure()'s")
+                yield access_line(formatter, entry) + self.terminator
+            except Exception:  # noqa: BLE001 - one bad line costs that line alone
+                self.handleError(logging.makeLogRecord({"msg": "an access line"}))
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.waiting:
             self.flush()
         super().emit(record)
+
+    def forget_waiting(self) -> None:
+        """In a child process after a fork: the lines waiting are the parent's to write."""
+        self.waiting, self.due_on = [], None
 
 
 def configure(format: str = "text", level: str = "info") -> None:
@@ -184,6 +199,8 @@ def configure(format: str = "text", level: str = "info") -> None:
     inner = JSONFormatter() if format == "json" else TextFormatter()
     handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger()
+    for replaced in root.handlers:
+        replaced.flush()  # what it holds goes out before anything the new one writes
     root.handlers[:] = [handler]
     # No line shows a thread or process name: spare every record looking them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -200,6 +217,15 @@ def configure(format: str = "text", level: str = "info") -> None:
 # The handler `configure` installed last: `log_access` writes to it directly while it is the
 # only place an access line would go.
 _installed: LineHandler | None = None
+
+
+def _after_fork_in_child() -> None:
+    if _installed is not None:
+        _installed.forget_waiting()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 ACCESS_MESSAGE = "%s %s %d %.1fms"
 
 
