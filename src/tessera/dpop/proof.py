@@ -23,7 +23,7 @@ from tessera.dpop.errors import InvalidProof, UseNonce
 from tessera.dpop.keys import PROOF_ALGORITHMS, public_key_of, verify_signature
 from tessera.dpop.nonces import Nonces
 from tessera.dpop.replay import SeenProofs
-from tessera.dpop.urls import normalize_htu
+from tessera.dpop.urls import normalized
 from tessera.tokens.strict_json import (
     StrictJSONError,
     b64url_decode,
@@ -165,8 +165,8 @@ class ProofChecker:
         if not isinstance(htm, str) or htm != method:
             raise InvalidProof("wrong_method", "the proof's htm is not this request's method")
         # `htu` as sent, letter for letter, is the usual case: normalised once, not twice.
-        target = normalize_htu(htu) if isinstance(htu, str) else None
-        if target is None or (htu != url and target != normalize_htu(url)):
+        target = normalized(htu) if isinstance(htu, str) else None
+        if target is None or (htu != url and target != normalized(url)):
             raise InvalidProof("wrong_url", "the proof's htu is not this request's URL")
         if (
             isinstance(iat, bool)

@@ -11,8 +11,9 @@ from fastapi import Request
 from tessera.dpop import PROOF_ALGORITHMS, InvalidProof
 from tessera.service import AuthService
 from tessera.tokens import AccessClaims, InvalidToken
+from tessera.verify.asgi_url import proof_target
 from tessera.verify.binding import check_binding, dpop_refusal, rejection_reason
-from tessera.verify.credentials import Credential, credential_of, presented, request_url
+from tessera.verify.credentials import Credential, credential_of, presented
 from tessera.verify.fastapi import AuthHTTPError
 from tessera.verify.refusal import Refusal, check_role, refusal_for, roles_of
 
@@ -53,7 +54,7 @@ def bearer_token(request: Request) -> str | None:
 def proof_url(auth: AuthService, request: Request) -> str:
     """What a proof's `htu` must name: this request's URL under `TESSERA_PUBLIC_URL` when set,
     else as it came in."""
-    return request_url(str(request.url), request.url.path, auth.settings.public_url)
+    return proof_target(request, auth.settings.public_url)
 
 
 async def verify_request(auth: AuthService, request: Request) -> AccessClaims:

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from tessera.tokens import AccessClaims
 from tessera.verify.admission import aclaims_for, credential
+from tessera.verify.asgi_url import proof_target
 from tessera.verify.credentials import presented
 from tessera.verify.refusal import Refusal
 from tessera.verify.verifier import Verifier
@@ -76,6 +77,6 @@ class TesseraBackend(AuthenticationBackend):
 async def verified(verifier: Verifier, request: HTTPConnection) -> AccessClaims:
     """The claims of the request's credential, or a `Refusal` (FastAPI and Starlette)."""
     given = credential(verifier, *presented(request.scope["headers"]))
-    url = verifier.request_url(str(request.url), request.url.path) if given.dpop else ""
+    url = proof_target(request, verifier.public_url) if given.dpop else ""
     method = request.scope.get("method", "GET")
     return await aclaims_for(verifier, given, method, url)
