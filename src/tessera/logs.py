@@ -156,17 +156,30 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 return  # a write is already due at the end of this turn
             self.due_on = loop
         if loop is None:
-            self.flush()
+            self._flush_quietly()
         else:
-            loop.call_soon(self.flush)
+            loop.call_soon(self._flush_quietly)
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
+            self.write_waiting()
+            super().flush()  # as StreamHandler's (logging's shutdown expects it to raise)
+
+    def _flush_quietly(self) -> None:
+        """`flush()` for a request or the event loop: a failure goes to `handleError`."""
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - as `emit` does: logging never breaks the caller
+            self.handleError(logging.makeLogRecord({"msg": "access lines"}))
+
+    def write_waiting(self) -> None:
+        """Write the lines waiting (a failure goes to `handleError`), without flushing."""
+        with self.lock:  # type: ignore[union-attr]
             entries, self.waiting, self.due_on = self.waiting, [], None
+            if not entries:
+                return
             try:
-                if entries:
-                    self.stream.write("".join(self._lines(entries)))
-                super().flush()
+                self.stream.write("".join(self._lines(entries)))
             except Exception:  # noqa: BLE001 - as `emit` does: logging never breaks the caller
                 self.handleError(logging.makeLogRecord({"msg": "access lines"}))
 
@@ -182,7 +195,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.waiting:
-            self.flush()
+            self.write_waiting()  # the stream is flushed by the emit that follows
         super().emit(record)
 
     def forget_waiting(self) -> None:
@@ -200,7 +213,8 @@ def configure(format: str = "text", level: str = "info") -> None:
     handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger()
     for replaced in root.handlers:
-        replaced.flush()  # what it holds goes out before anything the new one writes
+        if isinstance(replaced, LineHandler):
+            replaced.write_waiting()  # before anything the new one writes
     root.handlers[:] = [handler]
     # No line shows a thread or process name: spare every record looking them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
