@@ -40,17 +40,22 @@ def uvicorn(
     app: str, cwd: Path, env: dict[str, str] | None = None, log_dir: Path | None = None
 ) -> Iterator[str]:
     """`python -m uvicorn APP` in `cwd`; yields its base URL once it answers HTTP. Its log is
-    `uvicorn.log` in `log_dir` (default: `cwd`), shown if it fails to start or stop."""
-    port = free_port()
+    `uvicorn.log` in `log_dir` (default: `cwd`), shown if it fails to start or stop. It serves
+    a socket bound here and handed over (`--fd`): a port picked first and bound by uvicorn
+    later could be taken in between by a test running beside this one."""
     log_path = (log_dir or cwd) / "uvicorn.log"
-    with log_path.open("w") as log:
+    with socket.socket() as sock, log_path.open("w") as log:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        port = sock.getsockname()[1]
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", app, "--fd", str(sock.fileno())],
             cwd=cwd,
             env=subprocess_env(**(env or {})),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
         )
     url = f"http://127.0.0.1:{port}"
     try:
