@@ -163,7 +163,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             self.write_waiting()
-            super().flush()  # as StreamHandler's (logging's shutdown expects it to raise)
+            super().flush()  # as StreamHandler's: a closed stream raises; shutdown ignores it
 
     def _flush_quietly(self) -> None:
         """`flush()` for a request or the event loop: a failure goes to `handleError`."""
