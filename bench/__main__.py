@@ -56,12 +56,12 @@ from bench.compare import (
     GET_ROUNDS,
     REFRESH_ROUNDS,
     STORM_ROUNDS,
-    Load,
     run_systems,
     spread,
     variant_name,
 )
 from bench.load import LoadResult
+from bench.phases import Load
 from bench.postgres import scratch_database
 from bench.systems import ALGORITHMS, SYSTEMS, start
 

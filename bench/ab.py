@@ -20,8 +20,8 @@ import statistics
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.compare import Load, VirtualUser, log_in, python_get, refresh_phase
 from bench.load import LoadResult
+from bench.phases import Load, VirtualUser, log_in, python_get, refresh_phase
 from bench.postgres import scratch_database
 from bench.systems import ROOT, Running, start, tree_cpu_seconds
 from tessera.dpop import ProofKey

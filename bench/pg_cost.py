@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from bench.compare import Load, VirtualUser, refresh_phase
+from bench.phases import Load, VirtualUser, refresh_phase
 from bench.postgres import scratch_database
 from bench.server import tessera_serve
 from bench.systems import TESSERA, Running, tree_cpu_seconds

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.compare import Load, VirtualUser, get_phase, login_phase, refresh_phase
+from bench.phases import Load, VirtualUser, get_phase, login_phase, refresh_phase
 from bench.postgres import scratch_database
 from bench.systems import DEMO, LISTENING, ROOT, SECRET, SYSTEMS, Running
 

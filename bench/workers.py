@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.compare import Load, VirtualUser, get_phase, refresh_phase
 from bench.load import Connection, LoadResult
+from bench.phases import Load, VirtualUser, get_phase, refresh_phase
 from bench.postgres import scratch_database
 from bench.server import tessera_serve
 from bench.systems import TESSERA, Running, tree_cpu_seconds
