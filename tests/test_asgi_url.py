@@ -65,4 +65,16 @@ def test_the_cache_stays_within_its_size(monkeypatch: pytest.MonkeyPatch) -> Non
     for n in range(50):
         conn = connection("https", b"h", None, f"/p{n}", b"")
         assert proof_target(conn, None) == f"https://h/p{n}"
-    assert len(asgi_url._targets) == 8
+    assert 0 < len(asgi_url._targets) <= 8
+
+
+def test_an_outsized_host_or_path_is_answered_and_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(asgi_url, "_targets", {})
+    long_host = b"h" * 5000
+    conn = connection("https", long_host, None, "/auth/refresh", b"")
+    assert proof_target(conn, None) == slow_way(conn, None)
+    conn = connection("https", b"h", None, "/" + "p" * 5000, b"")
+    assert proof_target(conn, None) == slow_way(conn, None)
+    assert asgi_url._targets == {}
