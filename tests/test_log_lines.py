@@ -56,6 +56,20 @@ def access(path: str) -> None:
     )
 
 
+def broken(monkeypatch: pytest.MonkeyPatch, stream: Writes, *methods: str) -> list[object]:
+    """`stream`'s `methods` raise as a pipe whose reader has gone; returns what the handler
+    passes to `handleError` from then on."""
+    failed: list[object] = []
+    monkeypatch.setattr(logging.getLogger().handlers[0], "handleError", failed.append)
+
+    def gone(*_: object) -> None:
+        raise BrokenPipeError("the reader has gone")
+
+    for method in methods:
+        monkeypatch.setattr(stream, method, gone)
+    return failed
+
+
 def paths_in(text: str) -> list[str]:
     return [line.split()[-3] for line in text.splitlines()]
 
@@ -114,14 +128,7 @@ async def test_a_stream_that_fails_costs_the_lines_not_the_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = configured(monkeypatch)
-    handler = logging.getLogger().handlers[0]
-    failed: list[logging.LogRecord] = []
-    monkeypatch.setattr(handler, "handleError", failed.append)
-
-    def broken(text: str) -> int:
-        raise BrokenPipeError("stderr is gone")
-
-    monkeypatch.setattr(stream, "write", broken)
+    failed = broken(monkeypatch, stream, "write")
     access("/a")
     await asyncio.sleep(0)  # the write fails in the loop's callback, which carries on
     assert len(failed) == 1
@@ -137,15 +144,7 @@ async def test_a_failing_stream_never_reaches_a_caller_that_logs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = configured(monkeypatch)
-    handler = logging.getLogger().handlers[0]
-    failed: list[logging.LogRecord] = []
-    monkeypatch.setattr(handler, "handleError", failed.append)
-
-    def broken(text: str = "") -> None:
-        raise BrokenPipeError("the reader has gone")
-
-    monkeypatch.setattr(stream, "write", broken)
-    monkeypatch.setattr(stream, "flush", broken)
+    failed = broken(monkeypatch, stream, "write", "flush")
     access("/a")
     logging.getLogger("tessera.store").warning("database slow")  # writes /a first: fails
     await asyncio.sleep(0)
